@@ -1,0 +1,145 @@
+"""The shared oracle every bijector of tfp_convexp passes (see DESIGN.md).
+
+`check_bijector(bijector, x)` runs, on a small event:
+  1. `forward` against a closed form, when one is given;
+  2. `inverse(forward(x)) == x` and `forward(inverse(y)) == y`;
+  3. `forward_log_det_jacobian` against `slogdet` of the dense Jacobian of the
+     flattened map, and `inverse_log_det_jacobian(y) == -fldj(x)`;
+  4. a finite, non-zero gradient for every trainable variable;
+  5. the same numbers from eager, `tf.function`, `tf.function(jit_compile=True)`
+     and a `tf.function` whose batch dimension is unknown.
+Every call breaks TFP's bijector cache (`x + 0.`), which would otherwise hand
+back the input of an earlier call instead of computing anything.
+"""
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_probability.python.math.gradient import batch_jacobian
+
+# Round trips: float64 to 1e-10, float32 to 1e-5 (DESIGN.md).
+ROUND_TRIP_ATOL = {tf.float64: 1e-10, tf.float32: 1e-5}
+LOG_DET_RTOL = {tf.float64: 1e-9, tf.float32: 1e-4}
+REGIME_ATOL = {tf.float64: 1e-9, tf.float32: 1e-4}
+
+
+def randomize_variables(bijector, seed, scale=0.5):
+  """Moves every trainable variable away from its initial value."""
+  rng = np.random.default_rng(seed)
+  for v in bijector.trainable_variables:
+    v.assign(v + scale * rng.standard_normal(v.shape).astype(v.dtype.as_numpy_dtype))
+
+
+def event_ndims_of(bijector):
+  return bijector.forward_min_event_ndims
+
+
+def dense_log_det(fn, x, event_ndims):
+  """`slogdet` of the Jacobian of `fn` on flattened events, per batch member."""
+  batch = x.shape[:x.shape.rank - event_ndims]
+  event = x.shape[x.shape.rank - event_ndims:]
+  flat = tf.reshape(x, [-1, int(np.prod(event))])
+
+  def flat_fn(v):
+    y = fn(tf.reshape(v, [-1, *event]))
+    return tf.reshape(y, [tf.shape(v)[0], -1])
+
+  jac = batch_jacobian(flat_fn, flat)
+  sign, logdet = tf.linalg.slogdet(jac)
+  np.testing.assert_array_equal(np.abs(sign.numpy()), 1.,
+                                err_msg='dense Jacobian is singular')
+  return tf.reshape(logdet, batch), jac
+
+
+def _call_all(bijector, x, y, event_ndims):
+  fwd = bijector.forward(x + 0.)
+  inv = bijector.inverse(y + 0.)
+  fldj = bijector.forward_log_det_jacobian(x + 0., event_ndims=event_ndims)
+  ildj = bijector.inverse_log_det_jacobian(y + 0., event_ndims=event_ndims)
+  batch_shape = tf.shape(x)[:x.shape.rank - event_ndims]
+  return (fwd, inv, tf.broadcast_to(fldj, batch_shape),
+          tf.broadcast_to(ildj, batch_shape))
+
+
+def check_bijector(bijector, x, closed_form=None, check_xla=True,
+                   check_log_det=True, nonzero_gradients=True):
+  """Runs the oracle; raises AssertionError with the failing item.
+
+  `nonzero_gradients=False` accepts an all-zero (but present and finite)
+  gradient, for parameterizations where zero is the right answer.
+  """
+  x = tf.convert_to_tensor(x, dtype=bijector.dtype)
+  dtype = x.dtype
+  event_ndims = event_ndims_of(bijector)
+  rt_atol = ROUND_TRIP_ATOL[dtype]
+  scale = 1. + float(tf.reduce_max(tf.abs(x)))
+
+  # 1. Closed form.
+  y = bijector.forward(x + 0.)
+  if closed_form is not None:
+    np.testing.assert_allclose(y.numpy(), closed_form(x.numpy()),
+                               rtol=0, atol=rt_atol * scale,
+                               err_msg='forward differs from the closed form')
+
+  # 2. Round trips (cache broken).
+  np.testing.assert_allclose(bijector.inverse(y + 0.).numpy(), x.numpy(),
+                             rtol=0, atol=rt_atol * scale,
+                             err_msg='inverse(forward(x)) != x')
+  np.testing.assert_allclose(bijector.forward(bijector.inverse(y + 0.) + 0.).numpy(),
+                             y.numpy(), rtol=0, atol=rt_atol * scale,
+                             err_msg='forward(inverse(y)) != y')
+
+  # 3. Log-determinants against the dense Jacobian.
+  fldj = bijector.forward_log_det_jacobian(x + 0., event_ndims=event_ndims)
+  ildj = bijector.inverse_log_det_jacobian(y + 0., event_ndims=event_ndims)
+  batch_shape = x.shape[:x.shape.rank - event_ndims]
+  fldj = np.broadcast_to(fldj.numpy(), batch_shape)
+  ildj = np.broadcast_to(ildj.numpy(), batch_shape)
+  if check_log_det:
+    want, _ = dense_log_det(lambda t: bijector.forward(t + 0.), x, event_ndims)
+    np.testing.assert_allclose(
+        fldj, want.numpy(), rtol=LOG_DET_RTOL[dtype],
+        atol=LOG_DET_RTOL[dtype] * max(1., float(np.abs(want.numpy()).max())),
+        err_msg='fldj differs from slogdet of the dense Jacobian')
+  np.testing.assert_allclose(ildj, -fldj, rtol=0,
+                             atol=LOG_DET_RTOL[dtype] * max(1., np.abs(fldj).max()),
+                             err_msg='ildj(forward(x)) != -fldj(x)')
+
+  # 4. Every trainable variable gets a finite, non-zero gradient, through
+  # forward, inverse and both log-determinants.
+  variables = bijector.trainable_variables
+  assert variables, 'the bijector has no trainable variables'
+  weights = tf.constant(np.random.default_rng(0).standard_normal(
+      x.shape).astype(dtype.as_numpy_dtype))
+  for direction in ('forward', 'inverse'):
+    with tf.GradientTape() as tape:
+      out = getattr(bijector, direction)(x + 0.)
+      ldj = getattr(bijector, f'{direction}_log_det_jacobian')(
+          x + 0., event_ndims=event_ndims)
+      loss = tf.reduce_sum(out * weights) + tf.reduce_sum(ldj)
+    grads = tape.gradient(loss, variables)
+    for v, g in zip(variables, grads):
+      assert g is not None, f'{direction}: no gradient for {v.name}'
+      g = tf.convert_to_tensor(g).numpy()
+      assert np.all(np.isfinite(g)), f'{direction}: non-finite gradient for {v.name}'
+      if nonzero_gradients:
+        assert np.any(g != 0), f'{direction}: zero gradient for {v.name}'
+
+  # 5. Execution regimes agree, including an unknown batch dimension.
+  eager = [t.numpy() for t in _call_all(bijector, x, y, event_ndims)]
+  regimes = {'tf.function': tf.function(_call_all, autograph=False)}
+  if check_xla:
+    regimes['XLA'] = tf.function(_call_all, autograph=False, jit_compile=True)
+  for regime, fn in regimes.items():
+    got = fn(bijector, x, y, event_ndims)
+    for name, a, b in zip(('forward', 'inverse', 'fldj', 'ildj'), got, eager):
+      np.testing.assert_allclose(
+          a.numpy(), b, rtol=REGIME_ATOL[dtype], atol=REGIME_ATOL[dtype] * scale,
+          err_msg=f'{regime} {name} differs from eager')
+  spec = tf.TensorSpec([None, *x.shape[1:]], dtype)
+  unknown = tf.function(lambda a, b: _call_all(bijector, a, b, event_ndims),
+                        input_signature=[spec, spec], autograph=False)
+  for name, a, b in zip(('forward', 'inverse', 'fldj', 'ildj'), unknown(x, y),
+                        eager):
+    np.testing.assert_allclose(
+        a.numpy(), b, rtol=REGIME_ATOL[dtype], atol=REGIME_ATOL[dtype] * scale,
+        err_msg=f'unknown batch size: {name} differs from eager')

@@ -1,0 +1,56 @@
+"""Stride-1 2-D convolutions with zero or circular padding, and their adjoints.
+
+Kernels use the `tf.nn.conv2d` layout `[k_h, k_w, C_in, C_out]` with odd
+spatial sizes, so 'SAME' keeps the image size and the centre tap sits at
+`((k_h - 1) / 2, (k_w - 1) / 2)`.
+"""
+
+import tensorflow as tf
+
+__all__ = ['PADDINGS', 'conv2d', 'adjoint_kernel', 'conv2d_kernel_grad',
+           'circular_pad']
+
+PADDINGS = ('SAME', 'CIRCULAR')
+
+
+def circular_pad(x, pad_h, pad_w):
+  """Wraps `pad_h` rows and `pad_w` columns around an NHWC tensor."""
+  if pad_h:
+    x = tf.concat([x[:, -pad_h:], x, x[:, :pad_h]], axis=1)
+  if pad_w:
+    x = tf.concat([x[:, :, -pad_w:], x, x[:, :, :pad_w]], axis=2)
+  return x
+
+
+def _half_sizes(kernel):
+  return (int(kernel.shape[0]) - 1) // 2, (int(kernel.shape[1]) - 1) // 2
+
+
+def conv2d(x, kernel, padding='SAME'):
+  """`M x`: the size-preserving convolution (cross-correlation) of `x`."""
+  if padding == 'CIRCULAR':
+    return tf.nn.conv2d(circular_pad(x, *_half_sizes(kernel)), kernel, 1,
+                        'VALID')
+  return tf.nn.conv2d(x, kernel, 1, 'SAME')
+
+
+def adjoint_kernel(kernel):
+  """Kernel of `M^T`: spatially flipped, input and output channels swapped.
+
+  Exact for odd kernels with either padding, because both the zero-padded
+  and the circular convolution matrices are block-Toeplitz in the offset.
+  """
+  return tf.transpose(tf.reverse(kernel, axis=[0, 1]), [0, 1, 3, 2])
+
+
+def conv2d_kernel_grad(u, v, kernel_shape, padding='SAME'):
+  """`d <v, conv2d(u, K)> / dK`; `kernel_shape` is a static list of 4 ints."""
+  strides = [1, 1, 1, 1]
+  if padding == 'CIRCULAR':
+    half = ((int(kernel_shape[0]) - 1) // 2, (int(kernel_shape[1]) - 1) // 2)
+    return tf.raw_ops.Conv2DBackpropFilter(
+        input=circular_pad(u, *half), filter_sizes=kernel_shape,
+        out_backprop=v, strides=strides, padding='VALID')
+  return tf.raw_ops.Conv2DBackpropFilter(
+      input=u, filter_sizes=kernel_shape, out_backprop=v, strides=strides,
+      padding='SAME')

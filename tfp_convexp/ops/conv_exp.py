@@ -1,0 +1,176 @@
+"""The convolution exponential `exp(M) x` as plain tensor functions.
+
+`M` is a size-preserving stride-1 convolution. `exp(M) x = sum_k M^k x / k!`
+is evaluated implicitly (no matrix is formed) by a truncated power series,
+`exp(-M)` is its exact inverse, and `log|det exp(M)| = trace(M)`, which is
+`H * W * trace(centre tap)`. Reference: Hoogeboom, Garcia Satorras, Tomczak
+and Welling, "The Convolution Exponential and Generalized Sylvester Flows",
+NeurIPS 2020.
+"""
+
+import math
+
+import tensorflow as tf
+
+from tfp_convexp.ops import conv as conv_lib
+from tfp_convexp.ops import operator_norm
+from tfp_convexp.ops.expm import expm
+
+__all__ = [
+    'conv_exp',
+    'inverse_conv_exp',
+    'conv_exp_fourier',
+    'inverse_conv_exp_fourier',
+    'conv_exp_log_det',
+]
+
+
+def _series(x, kernel, terms, padding):
+  """`sum_{k<=terms} M^k x / k!`, one convolution per term."""
+  result = x
+  term = x
+  for k in range(1, terms + 1):
+    # Scaling the small kernel instead of the activation saves a pass.
+    term = conv_lib.conv2d(term, kernel / k, padding)
+    result = result + term
+  return result
+
+
+def _series_vjp(x, kernel, cotangent, terms, padding):
+  """Cotangents of `(x, kernel)` for `_series`, holding O(sqrt(T)) images.
+
+  With `u_a = M^a x / a!` and `w_a = (g + M^T w_{a+1}) / (a + 1)`,
+  `w_{T-1} = g / T`, the exact derivative of the truncated series is
+  `dK = sum_{a<T} F(u_a, w_a)` (F: the kernel gradient of one convolution)
+  and `dx = g + M^T w_0 = sum_k (M^T)^k g / k!`. The `u_a` are needed in
+  descending order, the opposite of how they are produced, so they are
+  recomputed from checkpoints every `ceil(sqrt(T))` terms.
+  """
+  if terms == 0:
+    return cotangent, tf.zeros_like(kernel)
+  kernel_t = conv_lib.adjoint_kernel(kernel)
+  kernel_shape = kernel.shape.as_list()  # static: the kernel is never batched
+  every = math.isqrt(terms - 1) + 1  # ceil(sqrt(T))
+  starts = list(range(0, terms, every))
+  checkpoints = {0: x}
+  term = x
+  for a in range(1, starts[-1] + 1):
+    term = conv_lib.conv2d(term, kernel / a, padding)
+    if a in starts:
+      checkpoints[a] = term
+  del term
+  kernel_grad = tf.zeros_like(kernel)
+  w = None
+  for start in reversed(starts):
+    block = [checkpoints.pop(start)]
+    stop = min(start + every, terms)
+    for a in range(start + 1, stop):
+      block.append(conv_lib.conv2d(block[-1], kernel / a, padding))
+    for a in range(stop - 1, start - 1, -1):
+      if w is None:
+        w = cotangent / (a + 1)
+      else:
+        w = cotangent / (a + 1) + conv_lib.conv2d(w, kernel_t / (a + 1),
+                                                  padding)
+      kernel_grad += conv_lib.conv2d_kernel_grad(block.pop(), w, kernel_shape,
+                                                 padding)
+  x_grad = cotangent + conv_lib.conv2d(w, kernel_t, padding)
+  return x_grad, kernel_grad
+
+
+def _check_terms(terms):
+  if isinstance(terms, bool) or not isinstance(terms, int) or terms < 0:
+    raise ValueError(
+        f'`terms` must be a non-negative Python int; got {terms!r}.')
+
+
+def _check_padding(padding):
+  if padding not in conv_lib.PADDINGS:
+    raise ValueError(
+        f'`padding` must be one of {conv_lib.PADDINGS}; got {padding!r}.')
+
+
+def conv_exp(x, kernel, terms, padding='SAME', recompute_gradient=True,
+             name=None):
+  """`exp(M) x`, truncated after `M^terms x / terms!`.
+
+  Args:
+    x: `[B, H, W, C]` float tensor.
+    kernel: `[k_h, k_w, C, C]` tensor of the same dtype, odd spatial sizes.
+    terms: static Python int `T`; the series has `T` convolutions.
+    padding: `'SAME'` (zeros) or `'CIRCULAR'`.
+    recompute_gradient: if True (default) the gradient is computed by a custom
+      rule that stores only `x` and recomputes the series terms, instead of
+      autodiff keeping all `T` intermediate images alive until the backward
+      pass. Both give the exact derivative of the truncated series.
+    name: optional name scope.
+
+  Returns:
+    `[B, H, W, C]` tensor.
+  """
+  _check_terms(terms)
+  _check_padding(padding)
+  with tf.name_scope(name or 'conv_exp'):
+    x = tf.convert_to_tensor(x)
+    kernel = tf.convert_to_tensor(kernel, dtype=x.dtype)
+    if not recompute_gradient:
+      return _series(x, kernel, terms, padding)
+
+    @tf.custom_gradient
+    def _conv_exp(x, kernel):
+      def grad(cotangent):
+        return _series_vjp(x, kernel, cotangent, terms, padding)
+      return _series(x, kernel, terms, padding), grad
+
+    return _conv_exp(x, kernel)
+
+
+def inverse_conv_exp(y, kernel, terms, padding='SAME', recompute_gradient=True,
+                     name=None):
+  """`exp(-M) y`: the inverse of `conv_exp`, the same series with `-kernel`."""
+  with tf.name_scope(name or 'inverse_conv_exp'):
+    return conv_exp(y, -tf.convert_to_tensor(kernel), terms, padding,
+                    recompute_gradient)
+
+
+def conv_exp_fourier(x, kernel, name=None):
+  """Exact `exp(M) x` for a circular convolution, in the Fourier domain.
+
+  The circular convolution is block-diagonal in the 2-D DFT, so `exp(M)` is
+  the matrix exponential of each `C x C` frequency block: no truncation.
+
+  Args:
+    x: `[B, H, W, C]` float tensor.
+    kernel: `[k_h, k_w, C, C]` tensor, odd spatial sizes.
+    name: optional name scope.
+
+  Returns:
+    `[B, H, W, C]` tensor.
+  """
+  with tf.name_scope(name or 'conv_exp_fourier'):
+    x = tf.convert_to_tensor(x)
+    kernel = tf.convert_to_tensor(kernel, dtype=x.dtype)
+    h, w = int(x.shape[1]), int(x.shape[2])
+    blocks = expm(operator_norm.conv_symbol(kernel, (h, w)))
+    spectrum = tf.signal.rfft2d(tf.transpose(x, [0, 3, 1, 2]))
+    spectrum = tf.einsum('uvoi,biuv->bouv', blocks, spectrum)
+    y = tf.signal.irfft2d(spectrum, fft_length=[h, w])
+    return tf.transpose(y, [0, 2, 3, 1])
+
+
+def inverse_conv_exp_fourier(y, kernel, name=None):
+  """Exact `exp(-M) y` for a circular convolution, in the Fourier domain."""
+  with tf.name_scope(name or 'inverse_conv_exp_fourier'):
+    return conv_exp_fourier(y, -tf.convert_to_tensor(kernel))
+
+
+def conv_exp_log_det(kernel, spatial_shape):
+  """`log|det exp(M)| = trace(M) = H * W * trace(centre tap)`.
+
+  Exact for zero padding, and for circular padding when no two taps wrap onto
+  the same pixel (kernel no larger than the image).
+  """
+  kernel = tf.convert_to_tensor(kernel)
+  centre = kernel[(int(kernel.shape[0]) - 1) // 2, (int(kernel.shape[1]) - 1) // 2]
+  h, w = spatial_shape
+  return tf.cast(int(h) * int(w), kernel.dtype) * tf.linalg.trace(centre)
