@@ -61,11 +61,13 @@ def _call_all(bijector, x, y, event_ndims):
 
 
 def check_bijector(bijector, x, closed_form=None, check_xla=True,
-                   check_log_det=True, nonzero_gradients=True):
+                   check_log_det=True, nonzero_gradients=True,
+                   has_variables=True):
   """Runs the oracle; raises AssertionError with the failing item.
 
   `nonzero_gradients=False` accepts an all-zero (but present and finite)
-  gradient, for parameterizations where zero is the right answer.
+  gradient, for parameterizations where zero is the right answer;
+  `has_variables=False` is for fixed maps (squeeze, permutations).
   """
   x = tf.convert_to_tensor(x, dtype=bijector.dtype)
   dtype = x.dtype
@@ -107,15 +109,17 @@ def check_bijector(bijector, x, closed_form=None, check_xla=True,
   # 4. Every trainable variable gets a finite, non-zero gradient, through
   # forward, inverse and both log-determinants.
   variables = bijector.trainable_variables
-  assert variables, 'the bijector has no trainable variables'
+  assert bool(variables) == has_variables, (
+      f'expected trainable variables: {has_variables}; got {len(variables)}')
   weights = tf.constant(np.random.default_rng(0).standard_normal(
       x.shape).astype(dtype.as_numpy_dtype))
-  for direction in ('forward', 'inverse'):
+  for direction, inputs in (('forward', x), ('inverse', y)):
     with tf.GradientTape() as tape:
-      out = getattr(bijector, direction)(x + 0.)
+      out = getattr(bijector, direction)(inputs + 0.)
       ldj = getattr(bijector, f'{direction}_log_det_jacobian')(
-          x + 0., event_ndims=event_ndims)
-      loss = tf.reduce_sum(out * weights) + tf.reduce_sum(ldj)
+          inputs + 0., event_ndims=event_ndims)
+      loss = (tf.reduce_sum(tf.reshape(out, [-1]) * tf.reshape(weights, [-1]))
+              + tf.reduce_sum(ldj))
     grads = tape.gradient(loss, variables)
     for v, g in zip(variables, grads):
       assert g is not None, f'{direction}: no gradient for {v.name}'
@@ -135,9 +139,9 @@ def check_bijector(bijector, x, closed_form=None, check_xla=True,
       np.testing.assert_allclose(
           a.numpy(), b, rtol=REGIME_ATOL[dtype], atol=REGIME_ATOL[dtype] * scale,
           err_msg=f'{regime} {name} differs from eager')
-  spec = tf.TensorSpec([None, *x.shape[1:]], dtype)
+  specs = [tf.TensorSpec([None, *t.shape[1:]], dtype) for t in (x, y)]
   unknown = tf.function(lambda a, b: _call_all(bijector, a, b, event_ndims),
-                        input_signature=[spec, spec], autograph=False)
+                        input_signature=specs, autograph=False)
   for name, a, b in zip(('forward', 'inverse', 'fldj', 'ildj'), unknown(x, y),
                         eager):
     np.testing.assert_allclose(

@@ -18,8 +18,10 @@ tfd = tfp.distributions
 
 
 def _layer(event_shape, seed=0, scale=0.5, **kwargs):
+  """A layer with its kernel moved away from the initialisation."""
   layer = ConvolutionExponential(event_shape, seed=seed, **kwargs)
   oracle.randomize_variables(layer, seed, scale)
+  layer.project()
   return layer
 
 
@@ -63,15 +65,47 @@ def test_oracle_xla_non_square(padding, method, dtype):
   oracle.check_bijector(layer, x, closed_form=_closed_form(layer))
 
 
-def test_kernel_norm_is_certified():
-  layer = _layer([4, 6, 3], seed=5, scale=3.)
-  kernel = layer.kernel.numpy()
-  true_norm = np.linalg.norm(dense_conv.conv_matrix(kernel, 4, 6), 2)
-  assert true_norm <= layer.norm_bound
-  assert float(layer.operator_norm_bound()) <= layer.norm_bound * (1 + 1e-6)
-  # Without rescaling the raw kernel would exceed the bound.
-  raw = layer.unconstrained_kernel.numpy()
+def test_projection_certifies_the_kernel_norm():
+  layer = ConvolutionExponential([4, 6, 3], seed=5)
+  raw = 3. * np.random.default_rng(0).standard_normal(layer.kernel.shape)
   assert np.linalg.norm(dense_conv.conv_matrix(raw, 4, 6), 2) > 0.95
+  layer.kernel.assign(raw)
+  layer.project()
+  kernel = layer.kernel.numpy()
+  assert np.linalg.norm(dense_conv.conv_matrix(kernel, 4, 6), 2) <= 0.95
+  assert float(layer.operator_norm_bound()) <= 0.95
+  np.testing.assert_allclose(kernel / np.abs(kernel).max(),
+                             raw / np.abs(raw).max(), rtol=1e-5)
+  # Inside the bound already: projecting changes nothing.
+  small = 0.01 * raw
+  layer.kernel.assign(small)
+  layer.project()
+  np.testing.assert_array_equal(layer.kernel.numpy(), small.astype(np.float32))
+
+
+@pytest.mark.parametrize('keras_module', ['keras', 'tf_keras'])
+def test_optimizers_apply_the_projection(keras_module):
+  optimizer = __import__(keras_module).optimizers.SGD(learning_rate=10.)
+  layer = ConvolutionExponential([4, 4, 2], seed=0)
+  x = tf.random.stateless_normal([8, 4, 4, 2], seed=[0, 1])
+  with tf.GradientTape() as tape:
+    loss = -tf.reduce_sum(tf.square(layer.forward(x)))  # pushes the norm up
+  optimizer.apply_gradients(zip(tape.gradient(loss, [layer.kernel]),
+                                [layer.kernel]))
+  bound = float(layer.operator_norm_bound())
+  assert 0.95 * 0.99 < bound <= 0.95
+
+
+def test_validate_args_rejects_a_kernel_outside_the_bound():
+  layer = ConvolutionExponential([3, 4, 2], validate_args=True)
+  x = tf.zeros([1, 3, 4, 2])
+  layer.forward(x)  # projected at construction: fine
+  layer.kernel.assign(layer.kernel * 10.)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='left the certified region'):
+    layer.forward(x + 0.)
+  layer.project()
+  layer.forward(x + 0.)
 
 
 def test_truncation_error_within_certificate():
@@ -111,7 +145,7 @@ def test_fourier_and_series_agree():
   fourier = _layer([5, 4, 3], seed=6, padding='CIRCULAR', dtype=tf.float64)
   series = ConvolutionExponential([5, 4, 3], padding='CIRCULAR',
                                   method='series', dtype=tf.float64)
-  series.unconstrained_kernel.assign(fourier.unconstrained_kernel)
+  series.kernel.assign(fourier.kernel)
   x = tf.constant(np.random.default_rng(0).standard_normal((2, 5, 4, 3)))
   np.testing.assert_allclose(fourier.forward(x), series.forward(x + 0.),
                              atol=1e-12)
@@ -122,7 +156,7 @@ def test_recomputed_gradient_matches_autodiff(padding):
   kwargs = dict(padding=padding, method='series', dtype=tf.float64)
   a = _layer([4, 5, 3], seed=7, **kwargs)
   b = ConvolutionExponential([4, 5, 3], recompute_gradient=False, **kwargs)
-  b.unconstrained_kernel.assign(a.unconstrained_kernel)
+  b.kernel.assign(a.kernel)
   x = tf.constant(np.random.default_rng(0).standard_normal((2, 4, 5, 3)))
   w = tf.constant(np.random.default_rng(1).standard_normal((2, 4, 5, 3)))
   grads = []
@@ -131,7 +165,7 @@ def test_recomputed_gradient_matches_autodiff(padding):
       tape.watch(x)
       loss = tf.reduce_sum(layer.forward(x + 0.) * w) + tf.reduce_sum(
           layer.inverse(x + 0.) * w)
-    grads.append(tape.gradient(loss, [x, layer.unconstrained_kernel]))
+    grads.append(tape.gradient(loss, [x, layer.kernel]))
   for ga, gb in zip(*grads):
     np.testing.assert_allclose(ga, gb, rtol=1e-12, atol=1e-12)
 

@@ -1,6 +1,7 @@
 """Invertible convolutions for normalizing flows in TensorFlow Probability."""
 
 from tfp_convexp import bijectors
+from tfp_convexp import data
 from tfp_convexp import ops
 
 __version__ = '0.1.0'

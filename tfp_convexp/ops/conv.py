@@ -43,14 +43,14 @@ def adjoint_kernel(kernel):
   return tf.transpose(tf.reverse(kernel, axis=[0, 1]), [0, 1, 3, 2])
 
 
-def conv2d_kernel_grad(u, v, kernel_shape, padding='SAME'):
-  """`d <v, conv2d(u, K)> / dK`; `kernel_shape` is a static list of 4 ints."""
+def conv2d_kernel_grad(u, v, kernel, padding='SAME'):
+  """`d <v, conv2d(u, K)> / dK` at any `K` shaped like `kernel`."""
   strides = [1, 1, 1, 1]
+  filter_sizes = tf.shape(kernel)
   if padding == 'CIRCULAR':
-    half = ((int(kernel_shape[0]) - 1) // 2, (int(kernel_shape[1]) - 1) // 2)
     return tf.raw_ops.Conv2DBackpropFilter(
-        input=circular_pad(u, *half), filter_sizes=kernel_shape,
+        input=circular_pad(u, *_half_sizes(kernel)), filter_sizes=filter_sizes,
         out_backprop=v, strides=strides, padding='VALID')
   return tf.raw_ops.Conv2DBackpropFilter(
-      input=u, filter_sizes=kernel_shape, out_backprop=v, strides=strides,
+      input=u, filter_sizes=filter_sizes, out_backprop=v, strides=strides,
       padding='SAME')

@@ -88,7 +88,10 @@ def gram_spectral_norm_bound(matrices, iterations=6):
     log_bound += tf.math.log(norm) / 2.**t
     if t < iterations:
       # Rescaling by the norm keeps the repeated squaring inside float range.
-      g = g / tf.cast(norm, g.dtype)[..., None, None]
+      norm = norm[..., None, None]
+      if g.dtype.is_complex:  # tf.cast would warn on the gradient's way back
+        norm = tf.complex(norm, tf.zeros_like(norm))
+      g = g / norm
       g = tf.linalg.matmul(g, g, adjoint_a=True)
   return tf.exp(log_bound)
 

@@ -1,0 +1,170 @@
+"""The functional ops behind the bijectors, against dense references."""
+
+import math
+
+import hypothesis
+from hypothesis import strategies as st
+import numpy as np
+import pytest
+import scipy.linalg
+import tensorflow as tf
+
+from tfp_convexp import ops
+import dense_conv
+
+
+@hypothesis.given(b=st.floats(0.01, 3.), tol=st.floats(1e-15, 0.5))
+def test_series_terms_is_smallest_certified(b, tol):
+  terms = ops.exp_series_terms(b, tol)
+  assert ops.exp_series_tail_bound(b, terms) <= tol
+  if terms > 0:
+    assert ops.exp_series_tail_bound(b, terms - 1) > tol
+
+
+@hypothesis.given(b=st.floats(0.01, 3.), terms=st.integers(0, 30))
+def test_tail_bound_bounds_the_tail(b, terms):
+  tail = math.fsum(math.exp(k * math.log(b) - math.lgamma(k + 1))
+                   for k in range(terms + 1, 150))
+  assert tail <= ops.exp_series_tail_bound(b, terms) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize('b,tol', [(0., 1e-3), (1., 0.), (1., 1.), (50., 1e-30)])
+def test_series_terms_rejects(b, tol):
+  with pytest.raises(ValueError):
+    ops.exp_series_terms(b, tol)
+
+
+@hypothesis.settings(max_examples=30)
+@hypothesis.given(h=st.integers(1, 5), w=st.integers(1, 5), c=st.integers(1, 3),
+                  k=st.sampled_from([1, 3, 5]),
+                  padding=st.sampled_from(['SAME', 'CIRCULAR']),
+                  seed=st.integers(0, 2**16))
+def test_operator_norm_bound_is_an_upper_bound(h, w, c, k, padding, seed):
+  if padding == 'CIRCULAR':
+    hypothesis.assume(k <= min(h, w))
+  kernel = np.random.default_rng(seed).standard_normal((k, k, c, c))
+  true_norm = np.linalg.norm(dense_conv.conv_matrix(kernel, h, w, padding), 2)
+  bound = float(ops.conv_operator_norm_bound(tf.constant(kernel), (h, w),
+                                             padding, iterations=8))
+  assert bound >= true_norm * (1 - 1e-12)
+  if padding == 'CIRCULAR':  # exact but for the Gram slack c^(1/512)
+    assert bound <= true_norm * c**(1 / 512) * (1 + 1e-12)
+
+
+@hypothesis.given(n=st.integers(1, 6), iterations=st.integers(0, 8),
+                  complex_=st.booleans(), seed=st.integers(0, 2**16))
+def test_gram_bound_and_its_slack(n, iterations, complex_, seed):
+  rng = np.random.default_rng(seed)
+  a = rng.standard_normal((3, n, n))
+  if complex_:
+    a = a + 1j * rng.standard_normal((3, n, n))
+  sigma = np.linalg.norm(a, 2, axis=(-2, -1))
+  bound = ops.gram_spectral_norm_bound(tf.constant(a), iterations).numpy()
+  assert np.all(bound >= sigma * (1 - 1e-12))
+  assert np.all(bound <= sigma * n**(1 / 2**(iterations + 1)) * (1 + 1e-12))
+
+
+def test_conv_symbol_diagonalises_circular_convolution():
+  rng = np.random.default_rng(0)
+  kernel = rng.standard_normal((3, 5, 2, 3))
+  x = rng.standard_normal((1, 4, 6, 2))
+  m = dense_conv.conv_matrix(kernel, 4, 6, 'CIRCULAR')
+  y = (x.reshape(1, -1) @ m.T).reshape(1, 4, 6, 3)  # C_out != C_in here
+  symbol = ops.conv_symbol(tf.constant(kernel), (4, 6)).numpy()
+  spec_x = np.fft.rfft2(x, axes=(1, 2))
+  spec_y = np.fft.rfft2(y, axes=(1, 2))
+  np.testing.assert_allclose(np.einsum('uvoi,buvi->buvo', symbol, spec_x),
+                             spec_y, atol=1e-12)
+
+
+@hypothesis.settings(max_examples=15)
+@hypothesis.given(h=st.integers(1, 4), w=st.integers(1, 5), c=st.integers(1, 3),
+                  k=st.sampled_from([1, 3]),
+                  padding=st.sampled_from(['SAME', 'CIRCULAR']),
+                  seed=st.integers(0, 2**16))
+def test_conv_exp_equals_dense_expm(h, w, c, k, padding, seed):
+  if padding == 'CIRCULAR':
+    hypothesis.assume(k <= min(h, w))
+  rng = np.random.default_rng(seed)
+  kernel = 0.3 * rng.standard_normal((k, k, c, c))
+  x = rng.standard_normal((2, h, w, c))
+  m = dense_conv.conv_matrix(kernel, h, w, padding)
+  want = dense_conv.apply_matrix(scipy.linalg.expm(m), x)
+  got = ops.conv_exp(tf.constant(x), tf.constant(kernel), 40, padding).numpy()
+  np.testing.assert_allclose(got, want, atol=1e-12)
+  back = ops.inverse_conv_exp(tf.constant(got), tf.constant(kernel), 40,
+                              padding).numpy()
+  np.testing.assert_allclose(back, x, atol=1e-12)
+  np.testing.assert_allclose(ops.conv_exp_log_det(kernel, (h, w)).numpy(),
+                             np.trace(m), atol=1e-12)
+  if padding == 'CIRCULAR':
+    fourier = ops.conv_exp_fourier(tf.constant(x), tf.constant(kernel)).numpy()
+    np.testing.assert_allclose(fourier, want, atol=1e-12)
+
+
+@hypothesis.settings(max_examples=15)
+@hypothesis.given(terms=st.integers(0, 12),
+                  padding=st.sampled_from(['SAME', 'CIRCULAR']),
+                  seed=st.integers(0, 2**16))
+def test_recomputed_gradient_equals_autodiff(terms, padding, seed):
+  rng = np.random.default_rng(seed)
+  kernel = tf.constant(0.4 * rng.standard_normal((3, 3, 2, 2)))
+  x = tf.constant(rng.standard_normal((2, 4, 3, 2)))
+  cotangent = tf.constant(rng.standard_normal((2, 4, 3, 2)))
+  grads = []
+  for recompute in (True, False):
+    with tf.GradientTape() as tape:
+      tape.watch([x, kernel])
+      y = ops.conv_exp(x, kernel, terms, padding, recompute_gradient=recompute)
+    grads.append(tape.gradient(y, [x, kernel], output_gradients=cotangent,
+                               unconnected_gradients="zero"))
+  for a, b in zip(*grads):
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_recomputed_gradient_compiles_under_xla():
+  kernel = tf.random.stateless_normal([3, 3, 3, 3], seed=[1, 1]) * 0.1
+  x = tf.random.stateless_normal([2, 5, 4, 3], seed=[2, 2])
+
+  def loss_and_grads(x, kernel):
+    with tf.GradientTape() as tape:
+      tape.watch([x, kernel])
+      loss = tf.reduce_sum(tf.sin(ops.conv_exp(x, kernel, 7)))
+    return tape.gradient(loss, [x, kernel])
+
+  eager = loss_and_grads(x, kernel)
+  xla = tf.function(loss_and_grads, jit_compile=True)(x, kernel)
+  for a, b in zip(eager, xla):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@hypothesis.given(n=st.integers(1, 6), scale=st.sampled_from([1e-3, 0.3, 3., 30.]),
+                  complex_=st.booleans(), seed=st.integers(0, 2**16))
+def test_expm_matches_scipy(n, scale, complex_, seed):
+  rng = np.random.default_rng(seed)
+  a = scale * rng.standard_normal((2, n, n))
+  if complex_:
+    a = a + 1j * scale * rng.standard_normal((2, n, n))
+  want = np.stack([scipy.linalg.expm(m) for m in a])
+  got = ops.expm(tf.constant(a)).numpy()
+  np.testing.assert_allclose(got, want, rtol=1e-12 * max(1., scale * n),
+                             atol=1e-12 * np.abs(want).max())
+
+
+def test_expm_gradient_compiles_under_xla():
+  a = tf.constant(np.random.default_rng(0).standard_normal((3, 4, 4)))
+
+  def grad(a):
+    with tf.GradientTape() as tape:
+      tape.watch(a)
+      loss = tf.reduce_sum(ops.expm(a) ** 2)
+    return tape.gradient(loss, a)
+
+  eager = grad(a)
+  np.testing.assert_allclose(tf.function(grad, jit_compile=True)(a), eager,
+                             rtol=1e-10)
+  # Against tf.linalg.expm's own (non-XLA) gradient.
+  with tf.GradientTape() as tape:
+    tape.watch(a)
+    loss = tf.reduce_sum(tf.linalg.expm(a) ** 2)
+  np.testing.assert_allclose(eager, tape.gradient(loss, a), rtol=1e-8)
