@@ -84,8 +84,8 @@ def speed(shape):
     project = lambda v: layer.kernel.constraint(layer.kernel)
     for name, (ours, base) in [*cases.items(), ('project', (project, plain))]:
       if mode == 'xla':
-        ours = tf.function(ours, jit_compile=True)
-        base = tf.function(base, jit_compile=True)
+        ours = tf.function(ours, jit_compile=True, autograph=False)
+        base = tf.function(base, jit_compile=True, autograph=False)
       t_ours, t_base = common.paired_median_ms(ours, base, x,
                                                repeats=FLAGS.repeats)
       rows.append(dict(shape=shape, mode=mode, op=name, terms=terms,
@@ -117,7 +117,8 @@ def memory(shape):
               loss = 0.5 * tf.reduce_sum(tf.square(v))
             return tape.gradient(loss, variables or [v])
 
-          fn = tf.function(step) if mode == 'tf.function' else step
+          fn = (tf.function(step, autograph=False) if mode == "tf.function"
+                else step)
           peaks[label] = common.peak_bytes(fn, x + 0.)
           used_terms = layers[0].terms if layers else None
         custom = (peaks['custom'] - peaks['identity']) / activation

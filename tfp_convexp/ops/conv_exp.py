@@ -27,11 +27,14 @@ __all__ = [
 
 def _series(x, kernel, terms, padding):
   """`sum_{k<=terms} M^k x / k!`, one convolution per term."""
-  result = x
-  term = x
+  result = term = x
   for k in range(1, terms + 1):
-    # Scaling the small kernel instead of the activation saves a pass.
-    term = conv_lib.conv2d(term, kernel / k, padding)
+    # Each convolution waits for the previous sum, so a graph executor cannot
+    # run the convolutions ahead and hold all T terms waiting to be added.
+    # (XLA ignores the ordering and fuses the sums, which is why this beats
+    # Horner's form there.) Scaling the small kernel saves an activation pass.
+    with tf.control_dependencies([result]):
+      term = conv_lib.conv2d(term, kernel / k, padding)
     result = result + term
   return result
 
@@ -124,11 +127,16 @@ def conv_exp(x, kernel, terms, padding='SAME', recompute_gradient=True,
     # Eagerly, 2T small ops would each pay Python dispatch (about 1.7x the
     # time of T convolutions at batch 64); as one graph they cost ~1.05x.
     impl = _conv_exp_graph if tf.executing_eagerly() else _conv_exp_impl
-    return impl(x, kernel, terms, padding, recompute_gradient, 1.)
+    return impl(x, kernel, terms, padding, recompute_gradient, 1.,
+                tuple(kernel.shape[:2]))
 
 
-def _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, sign):
-  """The series for `sign * kernel` (the sign is a static Python float)."""
+def _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, sign,
+                   kernel_size):
+  """The series for `sign * kernel`; `sign` and `kernel_size` are static."""
+  # reduce_retracing may have relaxed the kernel's static shape; padding
+  # needs its spatial size.
+  kernel = tf.ensure_shape(kernel, [*kernel_size, None, None])
   if sign != 1.:
     kernel = sign * kernel
   if not recompute_gradient:
@@ -160,7 +168,8 @@ def inverse_conv_exp(y, kernel, terms, padding='SAME', recompute_gradient=True,
     y = tf.convert_to_tensor(y)
     kernel = tf.convert_to_tensor(kernel, dtype=y.dtype)
     impl = _conv_exp_graph if tf.executing_eagerly() else _conv_exp_impl
-    return impl(y, kernel, terms, padding, recompute_gradient, -1.)
+    return impl(y, kernel, terms, padding, recompute_gradient, -1.,
+                tuple(kernel.shape[:2]))
 
 
 def conv_exp_fourier(x, kernel, name=None):
