@@ -10,6 +10,7 @@ from tfp_convexp.ops.conv_exp import conv_exp_log_det
 from tfp_convexp.ops.conv_exp import inverse_conv_exp
 from tfp_convexp.ops.conv_exp import inverse_conv_exp_fourier
 from tfp_convexp.ops.expm import expm
+from tfp_convexp.ops.householder import householder_product
 from tfp_convexp.ops.operator_norm import conv_operator_norm_bound
 from tfp_convexp.ops.operator_norm import conv_symbol
 from tfp_convexp.ops.operator_norm import gram_spectral_norm_bound

@@ -1,0 +1,135 @@
+"""Conv1x1 (plain, LU, QR) and MatrixExponential1x1 through the oracle."""
+
+import hypothesis
+from hypothesis import strategies as st
+import numpy as np
+import pytest
+import scipy.linalg
+import tensorflow as tf
+
+from tfp_convexp import ops
+from tfp_convexp.bijectors import Conv1x1
+from tfp_convexp.bijectors import MatrixExponential1x1
+import oracle
+
+
+def _per_pixel(matrix):
+  return lambda x: np.einsum('...i,oi->...o', x, matrix)
+
+
+def _make(kind, event_shape, dtype, seed):
+  if kind == 'matrix_exp':
+    layer = MatrixExponential1x1(event_shape, seed=seed, dtype=dtype)
+  else:
+    layer = Conv1x1(event_shape, parameterization=kind, seed=seed, dtype=dtype)
+  oracle.randomize_variables(layer, seed, scale=0.3)
+  return layer
+
+
+def _closed_form(layer):
+  """W from the variables, independently of the layer's own matrix()."""
+  if isinstance(layer, MatrixExponential1x1):
+    return _per_pixel(scipy.linalg.expm(layer.generator.numpy()))
+  v = {var.name.split('/')[-1].split(':')[0]: var.numpy()
+       for var in layer.variables}
+  if layer.parameterization == 'plain':
+    return _per_pixel(v['matrix'])
+  upper = np.triu(v['upper'], 1) + np.diag(
+      np.exp(v['log_scale']) * v.get('sign', 1.))
+  if layer.parameterization == 'lu':
+    w = v['permutation'] @ (np.tril(v['lower'], -1) + np.eye(len(upper))) @ upper
+  else:
+    q = np.eye(len(upper))
+    for r in v['reflections']:
+      r = r / np.linalg.norm(r)
+      q = q @ (np.eye(len(r)) - 2 * np.outer(r, r))
+    w = q @ upper
+  return _per_pixel(w)
+
+
+KINDS = ['plain', 'lu', 'qr', 'matrix_exp']
+
+
+@hypothesis.settings(max_examples=12)
+@hypothesis.given(kind=st.sampled_from(KINDS), h=st.integers(1, 4),
+                  w=st.integers(1, 5), c=st.integers(1, 5),
+                  dtype=st.sampled_from([tf.float32, tf.float64]),
+                  seed=st.integers(0, 2**16))
+def test_oracle(kind, h, w, c, dtype, seed):
+  layer = _make(kind, [h, w, c], dtype, seed)
+  x = np.random.default_rng(seed).standard_normal((2, h, w, c))
+  # With one channel the triangular factors have no free entries.
+  oracle.check_bijector(layer, x, closed_form=_closed_form(layer),
+                        check_xla=False, nonzero_gradients=c > 1)
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_oracle_xla(kind):
+  layer = _make(kind, [3, 5, 4], tf.float64, seed=3)
+  x = np.random.default_rng(0).standard_normal((2, 3, 5, 4))
+  oracle.check_bijector(layer, x, closed_form=_closed_form(layer))
+
+
+@pytest.mark.parametrize('kind', ['plain', 'lu', 'qr'])
+def test_starts_from_a_rotation(kind):
+  layer = Conv1x1([2, 2, 6], parameterization=kind, seed=1, dtype=tf.float64)
+  w = layer.matrix().numpy()
+  np.testing.assert_allclose(w @ w.T, np.eye(6), atol=1e-12)
+  assert abs(float(layer.forward_log_det_jacobian(tf.zeros([2, 2, 6],
+                                                           tf.float64),
+                                                  event_ndims=3))) < 1e-12
+
+
+def test_qr_with_few_reflections():
+  layer = Conv1x1([2, 3, 8], parameterization='qr', num_reflections=2,
+                  seed=0, dtype=tf.float64)
+  oracle.randomize_variables(layer, 0, 0.3)
+  x = np.random.default_rng(0).standard_normal((2, 2, 3, 8))
+  oracle.check_bijector(layer, x, closed_form=_closed_form(layer),
+                        check_xla=False)
+
+
+def test_householder_product_is_orthogonal():
+  v = tf.constant(np.random.default_rng(0).standard_normal((5, 5)))
+  q = ops.householder_product(v).numpy()
+  np.testing.assert_allclose(q @ q.T, np.eye(5), atol=1e-12)
+  assert np.isclose(np.linalg.det(q), -1.)  # an odd number of reflections
+
+
+def test_matrix_exponential_matches_scipy_to_1e12():
+  layer = MatrixExponential1x1([1, 1, 6], init_scale=1., seed=0,
+                               dtype=tf.float64)
+  want = scipy.linalg.expm(layer.generator.numpy())
+  np.testing.assert_allclose(layer.matrix().numpy(), want, rtol=0,
+                             atol=1e-12 * np.abs(want).max())
+
+
+def test_plain_validate_args_reports_singular_matrix():
+  layer = Conv1x1([2, 2, 3], parameterization='plain', validate_args=True)
+  layer.forward(tf.zeros([1, 2, 2, 3]))
+  layer._w.assign(tf.zeros([3, 3]))  # pylint: disable=protected-access
+  with pytest.raises(tf.errors.InvalidArgumentError, match='singular'):
+    layer.forward(tf.zeros([1, 2, 2, 3]))
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(parameterization='svd'), 'parameterization'),
+    (dict(parameterization='qr', num_reflections=0), 'num_reflections'),
+    (dict(event_shape=[2, 2]), 'event_shape'),
+    (dict(dtype=tf.int32), 'floating dtype'),
+])
+def test_bad_arguments(kwargs, match):
+  args = dict(event_shape=[2, 2, 3])
+  args.update(kwargs)
+  with pytest.raises(ValueError, match=match):
+    Conv1x1(**args)
+
+
+@pytest.mark.parametrize('make', [lambda: Conv1x1([2, 2, 3]),
+                                  lambda: MatrixExponential1x1([2, 2, 3])])
+def test_bad_inputs(make):
+  layer = make()
+  with pytest.raises(ValueError, match=r'\[\.\.\., 2, 2, 3\]'):
+    layer.forward(tf.zeros([1, 2, 2, 4]))
+  with pytest.raises(ValueError, match='float32.*int32'):
+    layer.inverse(tf.zeros([1, 2, 2, 3], tf.int32))

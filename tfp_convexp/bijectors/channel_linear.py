@@ -1,0 +1,75 @@
+"""Shared machinery of the 1x1 (per-pixel, channel-mixing) linear layers."""
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_convexp.bijectors import image_events
+
+__all__ = ['ChannelLinear']
+
+
+class ChannelLinear(tfp.bijectors.Bijector):
+  """Base of `z[h, w] = W x[h, w]` for one `C x C` matrix `W` at every pixel.
+
+  Subclasses build `W` from their variables and say how to invert it and
+  what `log|det W|` is; this class applies it to `[..., H, W, C]` events
+  and multiplies the log-determinant by `H * W`.
+  """
+
+  def __init__(self, event_shape, dtype, validate_args, parameters, name):
+    layer = type(self).__name__
+    self._event_shape = image_events.image_event_shape(event_shape, layer)
+    super().__init__(
+        forward_min_event_ndims=3,
+        is_constant_jacobian=True,
+        dtype=image_events.float_dtype(dtype, layer),
+        validate_args=validate_args,
+        parameters=parameters,
+        name=name)
+
+  @classmethod
+  def _parameter_properties(cls, dtype):
+    return dict()
+
+  def _get_parameterization(self):
+    # Variables are created inside: without this, TFP's shared cache would
+    # treat two instances with equal arguments as the same bijector.
+    return id(self)
+
+  @property
+  def event_shape(self):
+    return self._event_shape
+
+  @property
+  def channels(self):
+    return self._event_shape[-1]
+
+  def matrix(self):
+    """The `C x C` matrix `W` (output channel, input channel)."""
+    raise NotImplementedError
+
+  def _apply_inverse_matrix(self, y):
+    """`W^-1` applied along the last axis of `y`."""
+    raise NotImplementedError
+
+  def _log_abs_det_matrix(self):
+    """`log|det W|`, a scalar."""
+    raise NotImplementedError
+
+  def _check(self, x):
+    return image_events.check_image_input(x, self._event_shape,
+                                          type(self).__name__,
+                                          self.validate_args)
+
+  def _forward(self, x):
+    return tf.einsum('...i,oi->...o', self._check(x), self.matrix())
+
+  def _inverse(self, y):
+    return self._apply_inverse_matrix(self._check(y))
+
+  def _forward_log_det_jacobian(self, x):
+    h, w, _ = self._event_shape
+    return float(h * w) * self._log_abs_det_matrix()
+
+  def _inverse_log_det_jacobian(self, y):
+    return -self._forward_log_det_jacobian(y)

@@ -1,0 +1,77 @@
+"""The matrix-exponential 1x1 convolution (MEF)."""
+
+import numpy as np
+import tensorflow as tf
+
+from tfp_convexp import ops
+from tfp_convexp.bijectors import channel_linear
+
+__all__ = ['MatrixExponential1x1']
+
+
+class MatrixExponential1x1(channel_linear.ChannelLinear):
+  r"""1x1 convolution whose matrix is a matrix exponential, `W = expm(A)`.
+
+  ```none
+  forward:  z[h, w] = expm(A) x[h, w]
+  inverse:  x[h, w] = expm(-A) z[h, w]
+  log-det:  H * W * trace(A)
+  ```
+
+  `A` is unconstrained: `expm(A)` is invertible for every `A`, so training
+  can never make the layer singular, and the log-determinant is exact and
+  linear in `A`. `expm` is `tfp_convexp.ops.expm` (scaling and squaring with
+  a degree-12 Taylor polynomial): it compiles under XLA with gradients,
+  unlike `tf.linalg.expm`, and matches `scipy.linalg.expm` to about 1e-14 in
+  float64.
+
+  #### Example
+
+  ```python
+  mix = tfp_convexp.bijectors.MatrixExponential1x1([16, 16, 12])
+  z = mix.forward(tf.random.normal([8, 16, 16, 12]))
+  ```
+
+  #### References
+
+  [1]: Changyi Xiao and Ligang Liu. Generative Flows with Matrix
+       Exponential. In _ICML_, 2020.
+  """
+
+  def __init__(self, event_shape, init_scale=None, seed=None,
+               dtype=tf.float32, validate_args=False,
+               name='matrix_exponential_1x1'):
+    """Builds the layer.
+
+    Args:
+      event_shape: `[H, W, C]` (NHWC).
+      init_scale: standard deviation of the initial `A` (Gaussian); default
+        `1 / C`, so that `W` starts near the identity but mixes channels.
+      seed: optional int for the initialisation.
+      dtype: floating dtype.
+      validate_args: check inputs for non-finite values.
+      name: name scope.
+    """
+    parameters = dict(locals())
+    with tf.name_scope(name) as name:
+      super().__init__(event_shape, dtype, validate_args, parameters, name)
+      c = self.channels
+      scale = 1. / c if init_scale is None else float(init_scale)
+      rng = np.random.default_rng(seed)
+      self._generator = tf.Variable(
+          (scale * rng.standard_normal((c, c))).astype(
+              self.dtype.as_numpy_dtype), name='generator')
+
+  @property
+  def generator(self):
+    """The variable `A` with `W = expm(A)`."""
+    return self._generator
+
+  def matrix(self):
+    return ops.expm(self._generator)
+
+  def _apply_inverse_matrix(self, y):
+    return tf.einsum('...i,oi->...o', y, ops.expm(-self._generator))
+
+  def _log_abs_det_matrix(self):
+    return tf.linalg.trace(self._generator)
