@@ -5,3 +5,4 @@ from tfp_convexp.bijectors.squeeze import Squeeze
 from tfp_convexp.bijectors.conv1x1 import Conv1x1
 from tfp_convexp.bijectors.matrix_exponential import MatrixExponential1x1
 from tfp_convexp.bijectors.emerging import EmergingConv
+from tfp_convexp.bijectors.periodic import PeriodicConv
