@@ -6,3 +6,4 @@ from tfp_convexp.bijectors.conv1x1 import Conv1x1
 from tfp_convexp.bijectors.matrix_exponential import MatrixExponential1x1
 from tfp_convexp.bijectors.emerging import EmergingConv
 from tfp_convexp.bijectors.periodic import PeriodicConv
+from tfp_convexp.bijectors.woodbury import Woodbury
