@@ -50,11 +50,13 @@ def dense_log_det(fn, x, event_ndims):
   return tf.reshape(logdet, batch), jac
 
 
-def _call_all(bijector, x, y, event_ndims):
-  fwd = bijector.forward(x + 0.)
-  inv = bijector.inverse(y + 0.)
-  fldj = bijector.forward_log_det_jacobian(x + 0., event_ndims=event_ndims)
-  ildj = bijector.inverse_log_det_jacobian(y + 0., event_ndims=event_ndims)
+def _call_all(bijector, x, y, event_ndims, kwargs):
+  fwd = bijector.forward(x + 0., **kwargs)
+  inv = bijector.inverse(y + 0., **kwargs)
+  fldj = bijector.forward_log_det_jacobian(x + 0., event_ndims=event_ndims,
+                                           **kwargs)
+  ildj = bijector.inverse_log_det_jacobian(y + 0., event_ndims=event_ndims,
+                                           **kwargs)
   batch_shape = tf.shape(x)[:x.shape.rank - event_ndims]
   return (fwd, inv, tf.broadcast_to(fldj, batch_shape),
           tf.broadcast_to(ildj, batch_shape))
@@ -62,13 +64,15 @@ def _call_all(bijector, x, y, event_ndims):
 
 def check_bijector(bijector, x, closed_form=None, check_xla=True,
                    check_log_det=True, nonzero_gradients=True,
-                   has_variables=True):
+                   has_variables=True, kwargs=None):
   """Runs the oracle; raises AssertionError with the failing item.
 
   `nonzero_gradients=False` accepts an all-zero (but present and finite)
   gradient, for parameterizations where zero is the right answer;
-  `has_variables=False` is for fixed maps (squeeze, permutations).
+  `has_variables=False` is for fixed maps (squeeze, permutations);
+  `kwargs` go to every call (e.g. a graph layer's adjacency).
   """
+  kwargs = kwargs or {}
   x = tf.convert_to_tensor(x, dtype=bijector.dtype)
   dtype = x.dtype
   event_ndims = event_ndims_of(bijector)
@@ -76,28 +80,33 @@ def check_bijector(bijector, x, closed_form=None, check_xla=True,
   scale = 1. + float(tf.reduce_max(tf.abs(x)))
 
   # 1. Closed form.
-  y = bijector.forward(x + 0.)
+  y = bijector.forward(x + 0., **kwargs)
   if closed_form is not None:
     np.testing.assert_allclose(y.numpy(), closed_form(x.numpy()),
                                rtol=0, atol=rt_atol * scale,
                                err_msg='forward differs from the closed form')
 
   # 2. Round trips (cache broken).
-  np.testing.assert_allclose(bijector.inverse(y + 0.).numpy(), x.numpy(),
+  np.testing.assert_allclose(bijector.inverse(y + 0., **kwargs).numpy(),
+                             x.numpy(),
                              rtol=0, atol=rt_atol * scale,
                              err_msg='inverse(forward(x)) != x')
-  np.testing.assert_allclose(bijector.forward(bijector.inverse(y + 0.) + 0.).numpy(),
+  np.testing.assert_allclose(bijector.forward(
+      bijector.inverse(y + 0., **kwargs) + 0., **kwargs).numpy(),
                              y.numpy(), rtol=0, atol=rt_atol * scale,
                              err_msg='forward(inverse(y)) != y')
 
   # 3. Log-determinants against the dense Jacobian.
-  fldj = bijector.forward_log_det_jacobian(x + 0., event_ndims=event_ndims)
-  ildj = bijector.inverse_log_det_jacobian(y + 0., event_ndims=event_ndims)
+  fldj = bijector.forward_log_det_jacobian(x + 0., event_ndims=event_ndims,
+                                           **kwargs)
+  ildj = bijector.inverse_log_det_jacobian(y + 0., event_ndims=event_ndims,
+                                           **kwargs)
   batch_shape = x.shape[:x.shape.rank - event_ndims]
   fldj = np.broadcast_to(fldj.numpy(), batch_shape)
   ildj = np.broadcast_to(ildj.numpy(), batch_shape)
   if check_log_det:
-    want, _ = dense_log_det(lambda t: bijector.forward(t + 0.), x, event_ndims)
+    want, _ = dense_log_det(lambda t: bijector.forward(t + 0., **kwargs), x,
+                            event_ndims)
     np.testing.assert_allclose(
         fldj, want.numpy(), rtol=LOG_DET_RTOL[dtype],
         atol=LOG_DET_RTOL[dtype] * max(1., float(np.abs(want.numpy()).max())),
@@ -115,9 +124,9 @@ def check_bijector(bijector, x, closed_form=None, check_xla=True,
       x.shape).astype(dtype.as_numpy_dtype))
   for direction, inputs in (('forward', x), ('inverse', y)):
     with tf.GradientTape() as tape:
-      out = getattr(bijector, direction)(inputs + 0.)
+      out = getattr(bijector, direction)(inputs + 0., **kwargs)
       ldj = getattr(bijector, f'{direction}_log_det_jacobian')(
-          inputs + 0., event_ndims=event_ndims)
+          inputs + 0., event_ndims=event_ndims, **kwargs)
       loss = (tf.reduce_sum(tf.reshape(out, [-1]) * tf.reshape(weights, [-1]))
               + tf.reduce_sum(ldj))
     grads = tape.gradient(loss, variables)
@@ -129,18 +138,19 @@ def check_bijector(bijector, x, closed_form=None, check_xla=True,
         assert np.any(g != 0), f'{direction}: zero gradient for {v.name}'
 
   # 5. Execution regimes agree, including an unknown batch dimension.
-  eager = [t.numpy() for t in _call_all(bijector, x, y, event_ndims)]
+  eager = [t.numpy() for t in _call_all(bijector, x, y, event_ndims, kwargs)]
   regimes = {'tf.function': tf.function(_call_all, autograph=False)}
   if check_xla:
     regimes['XLA'] = tf.function(_call_all, autograph=False, jit_compile=True)
   for regime, fn in regimes.items():
-    got = fn(bijector, x, y, event_ndims)
+    got = fn(bijector, x, y, event_ndims, kwargs)
     for name, a, b in zip(('forward', 'inverse', 'fldj', 'ildj'), got, eager):
       np.testing.assert_allclose(
           a.numpy(), b, rtol=REGIME_ATOL[dtype], atol=REGIME_ATOL[dtype] * scale,
           err_msg=f'{regime} {name} differs from eager')
   specs = [tf.TensorSpec([None, *t.shape[1:]], dtype) for t in (x, y)]
-  unknown = tf.function(lambda a, b: _call_all(bijector, a, b, event_ndims),
+  unknown = tf.function(lambda a, b: _call_all(bijector, a, b, event_ndims,
+                                               kwargs),
                         input_signature=specs, autograph=False)
   for name, a, b in zip(('forward', 'inverse', 'fldj', 'ildj'), unknown(x, y),
                         eager):

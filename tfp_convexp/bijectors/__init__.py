@@ -7,3 +7,4 @@ from tfp_convexp.bijectors.matrix_exponential import MatrixExponential1x1
 from tfp_convexp.bijectors.emerging import EmergingConv
 from tfp_convexp.bijectors.periodic import PeriodicConv
 from tfp_convexp.bijectors.woodbury import Woodbury
+from tfp_convexp.bijectors.graph_convolution_exponential import GraphConvolutionExponential
