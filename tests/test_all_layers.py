@@ -24,6 +24,7 @@ FACTORIES = {
     'EmergingConv': lambda s: bijectors.EmergingConv(SHAPE, seed=s),
     'PeriodicConv': lambda s: bijectors.PeriodicConv(SHAPE, seed=s),
     'Woodbury': lambda s: bijectors.Woodbury(SHAPE, rank=(2, 5), seed=s),
+    'ActNorm': lambda s: bijectors.ActNorm(SHAPE, data_init=False),
 }
 
 
