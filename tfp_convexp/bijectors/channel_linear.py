@@ -3,6 +3,7 @@
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_convexp import ops
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['ChannelLinear']
@@ -62,7 +63,7 @@ class ChannelLinear(tfp.bijectors.Bijector):
                                           self.validate_args)
 
   def _forward(self, x):
-    return tf.einsum('...i,oi->...o', self._check(x), self.matrix())
+    return ops.channel_matmul(self._check(x), self.matrix())
 
   def _inverse(self, y):
     return self._apply_inverse_matrix(self._check(y))

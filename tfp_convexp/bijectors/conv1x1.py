@@ -3,8 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
+from tfp_convexp import ops
 from tfp_convexp.bijectors import channel_linear
-from tfp_convexp.ops.householder import householder_product
+
 
 __all__ = ['Conv1x1']
 
@@ -141,12 +142,12 @@ class Conv1x1(channel_linear.ChannelLinear):
     if self._parameterization == 'lu':
       return tf.matmul(self._permutation,
                        tf.matmul(self._unit_lower(), self._triangular()))
-    return tf.matmul(householder_product(self._reflections),
+    return tf.matmul(ops.householder_product(self._reflections),
                      self._triangular())
 
   def _apply_inverse_matrix(self, y):
     if self._parameterization == 'plain':
-      return tf.einsum('...i,oi->...o', y, tf.linalg.inv(self._w))
+      return ops.channel_matmul(y, tf.linalg.inv(self._w))
     flat = tf.reshape(y, [-1, self.channels])
     if self._parameterization == 'lu':
       # W^-1 y = U^-1 L^-1 P^T y, as column solves on [C, N].
@@ -154,7 +155,7 @@ class Conv1x1(channel_linear.ChannelLinear):
                        transpose_b=True)
       cols = tf.linalg.triangular_solve(self._unit_lower(), cols, lower=True)
     else:
-      cols = tf.matmul(householder_product(self._reflections), flat,
+      cols = tf.matmul(ops.householder_product(self._reflections), flat,
                        transpose_a=True, transpose_b=True)
     cols = tf.linalg.triangular_solve(self._triangular(), cols, lower=False)
     return tf.reshape(tf.transpose(cols), tf.shape(y))

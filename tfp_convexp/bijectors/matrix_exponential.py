@@ -71,7 +71,7 @@ class MatrixExponential1x1(channel_linear.ChannelLinear):
     return ops.expm(self._generator)
 
   def _apply_inverse_matrix(self, y):
-    return tf.einsum('...i,oi->...o', y, ops.expm(-self._generator))
+    return ops.channel_matmul(y, ops.expm(-self._generator))
 
   def _log_abs_det_matrix(self):
     return tf.linalg.trace(self._generator)

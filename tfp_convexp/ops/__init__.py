@@ -1,6 +1,7 @@
 """Pure tensor functions (no variables) used by the bijectors."""
 
 from tfp_convexp.ops.conv import adjoint_kernel
+from tfp_convexp.ops.conv import channel_matmul
 from tfp_convexp.ops.conv import circular_pad
 from tfp_convexp.ops.conv import conv2d
 from tfp_convexp.ops.conv import conv2d_kernel_grad

