@@ -2,6 +2,7 @@
 
 from tfp_convexp import bijectors
 from tfp_convexp import data
+from tfp_convexp import nets
 from tfp_convexp import ops
 
 __version__ = '0.1.0'

@@ -9,3 +9,4 @@ from tfp_convexp.bijectors.periodic import PeriodicConv
 from tfp_convexp.bijectors.woodbury import Woodbury
 from tfp_convexp.bijectors.graph_convolution_exponential import GraphConvolutionExponential
 from tfp_convexp.bijectors.actnorm import ActNorm
+from tfp_convexp.bijectors.affine_coupling import AffineCoupling

@@ -1,0 +1,62 @@
+"""Base for bijectors whose log-determinant comes out of the same pass."""
+
+import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import cache_util
+
+__all__ = ['AugmentedBijector']
+
+
+class AugmentedBijector(tfp.bijectors.Bijector):
+  """Computes `(output, log_det)` together and caches the log-det.
+
+  A coupling layer or a Sylvester flow gets its log-determinant as a
+  by-product of the transformation; TFP calls `forward` and
+  `forward_log_det_jacobian` separately (`log_prob` calls both), which would
+  run the network twice. As in TFP's FFJORD, the greedy-attribute cache
+  stores the log-det computed by the forward pass; subclasses implement
+  `_forward_and_log_det(x, **kw)` and `_inverse_and_log_det(y, **kw)`, each
+  returning the output and the log-det of that direction (per batch
+  member).
+  """
+
+  _cache = cache_util.BijectorCacheWithGreedyAttrs(
+      forward_name='_augmented_forward', inverse_name='_augmented_inverse')
+
+  def _get_parameterization(self):
+    return id(self)
+
+  @classmethod
+  def _parameter_properties(cls, dtype):
+    return dict()
+
+  def _forward_and_log_det(self, x, **kwargs):
+    raise NotImplementedError
+
+  def _inverse_and_log_det(self, y, **kwargs):
+    raise NotImplementedError
+
+  def _augmented_forward(self, x, **kwargs):
+    y, fldj = self._forward_and_log_det(x, **kwargs)
+    return y, {'fldj': fldj, 'ildj': -fldj}
+
+  def _augmented_inverse(self, y, **kwargs):
+    x, ildj = self._inverse_and_log_det(y, **kwargs)
+    return x, {'ildj': ildj, 'fldj': -ildj}
+
+  def _forward(self, x, **kwargs):
+    return self._augmented_forward(x, **kwargs)[0]
+
+  def _inverse(self, y, **kwargs):
+    return self._augmented_inverse(y, **kwargs)[0]
+
+  def _forward_log_det_jacobian(self, x, **kwargs):
+    cached = self._cache.forward_attributes(x, **kwargs)
+    if 'fldj' not in cached:
+      cached.update(self._augmented_forward(x, **kwargs)[1])
+    return cached['fldj']
+
+  def _inverse_log_det_jacobian(self, y, **kwargs):
+    cached = self._cache.inverse_attributes(y, **kwargs)
+    if 'ildj' not in cached:
+      cached.update(self._augmented_inverse(y, **kwargs)[1])
+    return cached['ildj']

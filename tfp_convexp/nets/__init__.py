@@ -1,0 +1,6 @@
+"""Conditioner networks as `tf.Module`s (variables visible to TFP)."""
+
+from tfp_convexp.nets.densenet import DenseInResidualNet
+from tfp_convexp.nets.densenet import DenseNet
+from tfp_convexp.nets.layers import Conv2D
+from tfp_convexp.nets.layers import GatedConv2D
