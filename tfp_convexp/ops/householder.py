@@ -18,6 +18,12 @@ def householder_product(vectors):
     factor every invertible matrix.
   """
   vectors = tf.convert_to_tensor(vectors)
+  if tf.executing_eagerly():  # n small dispatches would dominate eagerly
+    return _householder_product_graph(vectors)
+  return _householder_product(vectors)
+
+
+def _householder_product(vectors):
   d = int(vectors.shape[-1])
   unit = vectors * tf.math.rsqrt(
       tf.reduce_sum(tf.square(vectors), axis=-1, keepdims=True) +
@@ -28,3 +34,7 @@ def householder_product(vectors):
     v = unit[k]
     q = q - 2. * tf.linalg.matvec(q, v)[:, None] * v[None, :]
   return q
+
+
+_householder_product_graph = tf.function(_householder_product,
+                                         autograph=False)
