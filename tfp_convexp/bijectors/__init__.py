@@ -10,3 +10,6 @@ from tfp_convexp.bijectors.woodbury import Woodbury
 from tfp_convexp.bijectors.graph_convolution_exponential import GraphConvolutionExponential
 from tfp_convexp.bijectors.actnorm import ActNorm
 from tfp_convexp.bijectors.affine_coupling import AffineCoupling
+from tfp_convexp.bijectors.sylvester import AutoregressiveResidual
+from tfp_convexp.bijectors.sylvester import ConvolutionalSylvester
+from tfp_convexp.bijectors.sylvester import GeneralizedSylvester

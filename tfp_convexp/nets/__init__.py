@@ -4,3 +4,5 @@ from tfp_convexp.nets.densenet import DenseInResidualNet
 from tfp_convexp.nets.densenet import DenseNet
 from tfp_convexp.nets.layers import Conv2D
 from tfp_convexp.nets.layers import GatedConv2D
+from tfp_convexp.nets.masked import MaskedConv2D
+from tfp_convexp.nets.masked import MaskedDense
