@@ -13,3 +13,4 @@ from tfp_convexp.bijectors.affine_coupling import AffineCoupling
 from tfp_convexp.bijectors.sylvester import AutoregressiveResidual
 from tfp_convexp.bijectors.sylvester import ConvolutionalSylvester
 from tfp_convexp.bijectors.sylvester import GeneralizedSylvester
+from tfp_convexp.bijectors.residual_flow import ResidualFlowBlock
