@@ -84,3 +84,17 @@ def test_inverse_reports_convergence():
 def test_bad_arguments(kwargs, match):
   with pytest.raises(ValueError, match=match):
     ResidualFlowBlock([2, 2, 1], **kwargs)
+
+
+def test_seed_routes_through_a_distribution():
+  import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
+  block = ResidualFlowBlock([2, 2, 1], hidden_channels=2)
+  dist = tfp.distributions.TransformedDistribution(
+      tfp.distributions.Sample(tfp.distributions.Normal(0., 1.), [2, 2, 1]),
+      tfp.bijectors.Invert(block))
+  x = tf.random.stateless_normal([3, 2, 2, 1], seed=[0, 1])
+  block.forward(x)  # the forward pass itself needs no seed
+  lp1 = dist.log_prob(x, bijector_kwargs=dict(seed=[4, 5]))
+  lp2 = dist.log_prob(x + 0., bijector_kwargs=dict(seed=[4, 5]))
+  np.testing.assert_array_equal(lp1, lp2)
+  assert np.all(np.isfinite(lp1))

@@ -3,8 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
+import tensorflow_probability as tfp
+
 from tfp_convexp import ops
-from tfp_convexp.bijectors import augmented
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['ResidualFlowBlock', 'LOG_DET_ESTIMATORS']
@@ -53,7 +54,7 @@ class _NormalizedConv(tf.Module):
     return tf.nn.conv2d(x, self.kernel, 1, 'SAME') + self.bias
 
 
-class ResidualFlowBlock(augmented.AugmentedBijector):
+class ResidualFlowBlock(tfp.bijectors.Bijector):
   r"""`z = x + g(x)` with `Lip(g) < 1` (invertible residual block).
 
   `g` is conv 3x3, LipSwish, conv 1x1, LipSwish, conv 3x3 (`hidden_channels`
@@ -168,6 +169,13 @@ class ResidualFlowBlock(augmented.AugmentedBijector):
                        validate_args=validate_args, parameters=parameters,
                        name=name)
 
+  @classmethod
+  def _parameter_properties(cls, dtype):
+    return dict()
+
+  def _get_parameterization(self):
+    return id(self)
+
   @property
   def log_det_estimator(self):
     return self._estimator
@@ -232,9 +240,16 @@ class ResidualFlowBlock(augmented.AugmentedBijector):
       total += add
     return total
 
-  def _forward_and_log_det(self, x, seed=None):
+  # The log-det needs its own pass of g under a tape, so unlike the
+  # coupling and Sylvester layers nothing is shared with the forward pass;
+  # TFP derives the inverse log-det as -fldj(inverse(y)).
+  def _forward(self, x, seed=None):
+    del seed  # only the log-det is random
     x = self._check(x)
-    return x + self.residual(x), self._log_det(x, seed)
+    return x + self.residual(x)
+
+  def _forward_log_det_jacobian(self, x, seed=None):
+    return self._log_det(self._check(x), seed)
 
   def inverse_with_diagnostics(self, y):
     """`(x, iterations, residual)` of the fixed-point inverse."""
@@ -252,14 +267,15 @@ class ResidualFlowBlock(augmented.AugmentedBijector):
     residual = tf.reduce_max(tf.abs(x + self.residual(x) - y))
     return x, iterations, residual
 
-  def _inverse_and_log_det(self, y, seed=None):
+  def _inverse(self, y, seed=None):
+    del seed
     x, _, residual = self.inverse_with_diagnostics(y)
-    if self.validate_args:
-      with tf.control_dependencies([tf.debugging.assert_less_equal(
-          residual, tf.constant(10. * self._tolerance, residual.dtype),
-          message=f'{type(self).__name__} {self.name!r}: the fixed point did '
-                  f'not reach tolerance={self._tolerance} within '
-                  f'max_iterations={self._max_iterations} (x: the final '
-                  f'residual).')]):
-        x = tf.identity(x)
-    return x, -self._log_det(x, seed)
+    if not self.validate_args:
+      return x
+    with tf.control_dependencies([tf.debugging.assert_less_equal(
+        residual, tf.constant(10. * self._tolerance, residual.dtype),
+        message=f'{type(self).__name__} {self.name!r}: the fixed point did '
+                f'not reach tolerance={self._tolerance} within '
+                f'max_iterations={self._max_iterations} (x: the final '
+                f'residual).')]):
+      return tf.identity(x)

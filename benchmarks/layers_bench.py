@@ -1,12 +1,14 @@
-"""Side-by-side speed of every invertible linear layer of tfp_convexp.
+"""Side-by-side speed of every layer of tfp_convexp.
 
-    python benchmarks/linear_layers_bench.py [--repeats=10] [--out=benchmarks/results]
+    python benchmarks/layers_bench.py [--repeats=10] [--out=benchmarks/results]
 
-Forward, inverse and forward+gradient (Gaussian loss, gradients of input and
-weights) in ms at batch 64 for events [32, 32, 3], [16, 16, 12] and
-[8, 8, 48], eager and XLA, with weights moved away from their
-initialisation, plus each layer's parameter count. Writes
-`linear_layers.json` and `linear_layers.md`.
+Forward, inverse and forward+gradient (Gaussian loss plus log-det, gradients
+of input and weights) in ms at batch 64 for events [32, 32, 3],
+[16, 16, 12] and [8, 8, 48], eager and XLA, with weights moved away from
+their initialisation, plus each layer's parameter count. For the layers
+with an iterative inverse (Sylvester, residual flow), also the iterations
+it took and the float32 round-trip error `max|inverse(forward(x)) - x|`.
+Writes `layers.json` and `layers.md`.
 """
 
 import statistics
@@ -36,15 +38,26 @@ LAYERS = {
     'EmergingConv': lambda s: B.EmergingConv(s, seed=0),
     'PeriodicConv': lambda s: B.PeriodicConv(s, seed=0),
     'Woodbury': lambda s: B.Woodbury(s, rank=(min(8, s[-1]), 16), seed=0),
+    'AffineCoupling': lambda s: B.AffineCoupling(s, seed=0),
+    'ConvolutionalSylvester': lambda s: B.ConvolutionalSylvester(
+        s, hidden_channels=4 * s[-1], seed=0),
+    # Russian roulette: the training-time estimator (an exact log-det of a
+    # 3072-dimensional Jacobian is not a per-step option).
+    'ResidualFlowBlock': lambda s: B.ResidualFlowBlock(
+        s, hidden_channels=4 * s[-1], seed=0),
 }
+# The stochastic log-det needs its seed.
+LOG_DET_KWARGS = {'ResidualFlowBlock': dict(seed=[1, 2])}
 
 
 def _moved(layer):
+  """Weights moved off their initialisation, as after some training."""
   rng = np.random.default_rng(0)
   for v in layer.trainable_variables:
     v.assign(v + 0.05 * rng.standard_normal(v.shape).astype(np.float32))
-  if hasattr(layer, 'project'):
-    layer.project()
+  for part in (layer, getattr(layer, 'convolution_exponential', None)):
+    if hasattr(part, 'project'):
+      part.project()
   return layer
 
 
@@ -67,7 +80,8 @@ def measure(name, shape):
     with tf.GradientTape() as tape:
       tape.watch(v)
       loss = 0.5 * tf.reduce_sum(tf.square(layer.forward(v)))
-      loss -= layer.forward_log_det_jacobian(v, event_ndims=3)
+      loss -= tf.reduce_sum(layer.forward_log_det_jacobian(
+          v, event_ndims=3, **LOG_DET_KWARGS.get(name, {})))
     return tape.gradient(loss, [v, *layer.trainable_variables])
 
   ops = {'forward': lambda v: layer.forward(v + 0.),
@@ -80,6 +94,12 @@ def measure(name, shape):
       if mode == 'xla':
         fn = tf.function(fn, jit_compile=True, autograph=False)
       row[f'{mode} {op}'] = _median_ms(fn, x)
+  if hasattr(layer, 'inverse_with_diagnostics'):
+    z = layer.forward(x)
+    back, iterations, _ = tf.function(layer.inverse_with_diagnostics,
+                                      jit_compile=True)(z + 0.)
+    row['iterations'] = int(iterations)
+    row['round trip'] = float(tf.reduce_max(tf.abs(back - x)))
   return row
 
 
@@ -92,17 +112,20 @@ def main(argv):
       print(f'done {name} {shape}', flush=True)
   columns = [f'{m} {o}' for m in ('xla', 'eager')
              for o in ('forward', 'inverse', 'forward+grad')]
-  md = ['# Invertible linear layers, side by side', '',
+  md = ['# Layers side by side', '',
         f'Batch {FLAGS.batch}, float32, CPU, ms (median of {FLAGS.repeats}); '
         f'{common.machine()}.', '']
   for shape in SHAPES:
     md += [f'## Event {shape}', '',
            common.markdown_table(
-               ['layer', 'params', *columns],
-               [[r['layer'], r['params'], *(f'{r[c]:.2f}' for c in columns)]
+               ['layer', 'params', *columns, 'inverse iterations',
+                'round trip'],
+               [[r['layer'], r['params'], *(f'{r[c]:.2f}' for c in columns),
+                 r.get('iterations', ''),
+                 f"{r['round trip']:.1e}" if 'round trip' in r else '']
                 for r in sorted((r for r in rows if r['shape'] == shape),
                                 key=lambda r: r['xla forward+grad'])]), '']
-  common.write_results(FLAGS.out, 'linear_layers',
+  common.write_results(FLAGS.out, 'layers',
                        dict(machine=common.machine(), rows=rows), '\n'.join(md))
   print('\n'.join(md))
 
