@@ -75,24 +75,35 @@ def solve_autoregressive(f_ar, v, tolerance, max_iterations):
   `u <- u - (u + f_AR(u) - v) / (1 + diag J)`, for all dimensions at once.
   The scalar equations are monotone (`1 + diag J > 0`) and the remaining
   coupling is strictly triangular, hence nilpotent, so the iteration ends at
-  the exact solution; in practice it meets `tolerance` after a few steps
+  the exact solution; in practice it meets the tolerance after a few steps
   (see the benchmark), where the plain fixed point `u <- v - f_AR(u)` needs
-  many more. Stops when `max |u + f_AR(u) - v| <= tolerance` or after
-  `max_iterations` (a static bound, so XLA compiles it); `residual` is that
-  maximum at the returned `u`.
+  many more.
+
+  Stops when `max |u + f_AR(u) - v| <= tolerance * max(1, max |v|)`; when
+  that residual, already within 100x of the target, stops decreasing (it
+  has reached the floating-point floor; early steps may raise it while the
+  triangular coupling propagates); or after `max_iterations` (a static
+  bound, so XLA compiles it). `residual` is the maximum absolute residual at
+  the returned `u`.
   """
   v = tf.convert_to_tensor(v)
-  tol = tf.constant(tolerance, v.dtype)
+  tol = tolerance * tf.maximum(tf.reduce_max(tf.abs(v)), 1.)
 
-  def body(i, u, _):
+  def body(i, u, previous, _):
     out, diag = f_ar(u)
     residual = u + out - v
-    return (i + 1, u - residual / (1. + diag),
-            tf.reduce_max(tf.abs(residual)))
+    current = tf.reduce_max(tf.abs(residual))
+    return i + 1, u - residual / (1. + diag), current, previous
 
-  iterations, u, _ = tf.while_loop(
-      lambda i, u, res: res > tol, body,
-      (tf.constant(0), v, tf.constant(np.inf, v.dtype)),
+  def keep_going(i, u, current, previous):
+    del i, u
+    stalled = tf.logical_and(current >= previous, current <= 100. * tol)
+    return tf.logical_and(current > tol, tf.logical_not(stalled))
+
+  inf = tf.constant(np.inf, v.dtype)
+  iterations, u, _, _ = tf.while_loop(
+      keep_going, body, (tf.constant(0), v, tf.constant(np.finfo(
+          v.dtype.as_numpy_dtype).max, v.dtype), inf),
       maximum_iterations=max_iterations)
   out, _ = f_ar(u)
   return u, iterations, tf.reduce_max(tf.abs(u + out - v))
@@ -143,8 +154,9 @@ class _Sylvester(augmented.AugmentedBijector):
   def _inverse_and_log_det(self, y):
     x, _, residual = self.inverse_with_diagnostics(y)
     if self.validate_args:
+      scale = tf.maximum(tf.reduce_max(tf.abs(self._basis(y))), 1.)
       with tf.control_dependencies([tf.debugging.assert_less_equal(
-          residual, tf.constant(self._tolerance, residual.dtype),
+          residual, self._tolerance * scale,
           message=f'{type(self).__name__} {self.name!r}: the inverse did not '
                   f'reach tolerance={self._tolerance} within '
                   f'max_iterations={self._max_iterations} (x: the final '
@@ -203,8 +215,8 @@ class GeneralizedSylvester(_Sylvester):
       f_ar: optional callable `u -> (f_AR(u), diag J)` replacing the default.
       num_reflections: Householder reflections in `Q`; default `D`.
       scale_bound: `|diag J|` bound of the default `f_AR`, in (0, 1).
-      tolerance: residual at which the inverse stops; default 1e-6 (float32)
-        or 1e-12 (float64).
+      tolerance: residual, relative to `max(1, max |W y|)`, at which the
+        inverse stops; default 1e-6 (float32) or 1e-12 (float64).
       max_iterations: static bound on the inverse's iterations.
       seed: int for the initialisation.
       dtype: floating dtype.
@@ -312,8 +324,8 @@ class ConvolutionalSylvester(_Sylvester):
       num_reflections: Householder reflections in `Q`; default `C`.
       scale_bound: `|diag J|` bound, in (0, 1).
       norm_bound, convexp_tolerance: of the convolution exponential.
-      tolerance: residual at which the inverse stops; default 1e-6 (float32)
-        or 1e-12 (float64).
+      tolerance: residual, relative to `max(1, max |W y|)`, at which the
+        inverse stops; default 1e-6 (float32) or 1e-12 (float64).
       max_iterations: static bound on the inverse's iterations.
       seed: int for the initialisation.
       dtype: floating dtype.
