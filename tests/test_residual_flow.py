@@ -57,6 +57,32 @@ def test_russian_roulette_is_unbiased():
   np.testing.assert_array_equal(estimate(tf.constant([3, 7])), draws[3])
 
 
+def test_russian_roulette_gradient_is_unbiased():
+  exact = _block([2, 2, 2], seed=4, hidden_channels=4,
+                 log_det_estimator='exact')
+  roulette = ResidualFlowBlock([2, 2, 2], hidden_channels=4, max_terms=30,
+                               dtype=tf.float64)
+  for a, b in zip(roulette.trainable_variables, exact.trainable_variables):
+    a.assign(b)
+  x = tf.constant(np.random.default_rng(1).standard_normal((2, 2, 2, 2)))
+
+  def grads(block, **kwargs):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      ldj = tf.reduce_sum(block.forward_log_det_jacobian(
+          x + 0., event_ndims=3, **kwargs))
+    g = tape.gradient(ldj, [x, block.trainable_variables[0]])
+    return tf.concat([tf.reshape(t, [-1]) for t in g], 0)
+
+  want = grads(exact).numpy()
+  estimate = tf.function(lambda s: grads(roulette, seed=s))
+  draws = np.stack([estimate(tf.constant([i, 9])).numpy() for i in range(300)])
+  stderr = draws.std(0) / np.sqrt(len(draws)) + 1e-12
+  z = np.abs(draws.mean(0) - want) / stderr
+  # A few hundred coordinates: allow the odd 3-sigma one, not a bias.
+  assert np.mean(z < 3.) > 0.95 and z.max() < 5., (z.max(), np.mean(z < 3.))
+
+
 def test_stochastic_log_det_needs_a_seed():
   block = ResidualFlowBlock([2, 2, 1])
   with pytest.raises(ValueError, match='pass a stateless seed'):
