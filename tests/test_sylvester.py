@@ -5,7 +5,6 @@ import pytest
 import scipy.linalg
 import tensorflow as tf
 
-from tfp_convexp import ops
 from tfp_convexp.bijectors import ConvolutionalSylvester
 from tfp_convexp.bijectors import GeneralizedSylvester
 from tfp_convexp.bijectors import sylvester

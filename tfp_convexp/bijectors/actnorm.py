@@ -2,14 +2,14 @@
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
+from tfp_convexp.bijectors import base
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['ActNorm']
 
 
-class ActNorm(tfp.bijectors.Bijector):
+class ActNorm(base.OwnsVariables):
   r"""Per-channel affine normalisation (Glow's actnorm).
 
   ```none
@@ -78,13 +78,6 @@ class ActNorm(tfp.bijectors.Bijector):
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
-  def _get_parameterization(self):
-    return id(self)
 
   @property
   def loc(self):

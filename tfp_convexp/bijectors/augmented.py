@@ -1,12 +1,13 @@
 """Base for bijectors whose log-determinant comes out of the same pass."""
 
-import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import cache_util
+
+from tfp_convexp.bijectors import base
 
 __all__ = ['AugmentedBijector']
 
 
-class AugmentedBijector(tfp.bijectors.Bijector):
+class AugmentedBijector(base.OwnsVariables):
   """Computes `(output, log_det)` together and caches the log-det.
 
   A coupling layer or a Sylvester flow gets its log-determinant as a
@@ -21,13 +22,6 @@ class AugmentedBijector(tfp.bijectors.Bijector):
 
   _cache = cache_util.BijectorCacheWithGreedyAttrs(
       forward_name='_augmented_forward', inverse_name='_augmented_inverse')
-
-  def _get_parameterization(self):
-    return id(self)
-
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
 
   def _forward_and_log_det(self, x, **kwargs):
     raise NotImplementedError

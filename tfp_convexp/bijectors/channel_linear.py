@@ -1,15 +1,14 @@
 """Shared machinery of the 1x1 (per-pixel, channel-mixing) linear layers."""
 
-import tensorflow as tf
-import tensorflow_probability as tfp
 
+from tfp_convexp.bijectors import base
 from tfp_convexp import ops
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['ChannelLinear']
 
 
-class ChannelLinear(tfp.bijectors.Bijector):
+class ChannelLinear(base.OwnsVariables):
   """Base of `z[h, w] = W x[h, w]` for one `C x C` matrix `W` at every pixel.
 
   Subclasses build `W` from their variables and say how to invert it and
@@ -27,15 +26,6 @@ class ChannelLinear(tfp.bijectors.Bijector):
         validate_args=validate_args,
         parameters=parameters,
         name=name)
-
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
-  def _get_parameterization(self):
-    # Variables are created inside: without this, TFP's shared cache would
-    # treat two instances with equal arguments as the same bijector.
-    return id(self)
 
   @property
   def event_shape(self):

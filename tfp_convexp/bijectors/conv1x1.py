@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_convexp import ops
+from tfp_convexp.bijectors import arguments
 from tfp_convexp.bijectors import channel_linear
 
 
@@ -106,10 +107,7 @@ class Conv1x1(channel_linear.ChannelLinear):
       else:
         if num_reflections is None:
           num_reflections = c
-        if (isinstance(num_reflections, bool) or
-            not isinstance(num_reflections, int) or num_reflections < 1):
-          raise ValueError(f'{layer}: `num_reflections` must be a positive '
-                           f'int; got {num_reflections!r}.')
+        arguments.int_at_least(num_reflections, 1, 'num_reflections', layer)
         rng = np.random.default_rng(None if seed is None else seed + 1)
         self._reflections = tf.Variable(
             rng.standard_normal((num_reflections, c)).astype(

@@ -2,19 +2,18 @@
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
+from tfp_convexp.bijectors import arguments
+from tfp_convexp.bijectors import base
 from tfp_convexp import ops
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['ConvolutionExponential']
 
-_DEFAULT_TOLERANCE = {tf.float16: 1e-3, tf.bfloat16: 1e-2, tf.float32: 1e-6,
-                      tf.float64: 1e-14}
 _METHODS = ('series', 'fourier')
 
 
-class ConvolutionExponential(tfp.bijectors.Bijector):
+class ConvolutionExponential(base.OwnsVariables):
   r"""The exponential of a convolution, an invertible linear map of images.
 
   Let `M` be the stride-1, size-preserving convolution with kernel `K`
@@ -137,15 +136,10 @@ class ConvolutionExponential(tfp.bijectors.Bijector):
             f'{layer}: with circular padding the kernel may not be larger '
             f'than the image (taps would wrap onto each other); got kernel '
             f'{self._kernel_size} for an image of {height}x{width}.')
-      if not (isinstance(norm_bound, (int, float)) and
-              0 < float(norm_bound) < float('inf')):
-        raise ValueError(f'{layer}: `norm_bound` must be a finite number > 0; '
-                         f'got {norm_bound!r}.')
-      if tolerance is None:
-        tolerance = _DEFAULT_TOLERANCE.get(dtype, 1e-6)
-      if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
-        raise ValueError(f'{layer}: `tolerance` must lie in (0, 1); '
-                         f'got {tolerance!r}.')
+      norm_bound = arguments.in_open_interval(norm_bound, 0., float('inf'),
+                                              'norm_bound', layer)
+      tolerance = arguments.tolerance_or_default(tolerance, dtype, layer,
+                                                 float64=1e-14)
       if method is None:
         method = 'fourier' if padding == 'CIRCULAR' else 'series'
       if method not in _METHODS or (method == 'fourier' and
@@ -155,13 +149,8 @@ class ConvolutionExponential(tfp.bijectors.Bijector):
                          f"with padding={padding!r}.")
       if terms is None:
         terms = ops.exp_series_terms(norm_bound, tolerance)
-      elif isinstance(terms, bool) or not isinstance(terms, int) or terms < 0:
-        raise ValueError(f'{layer}: `terms` must be a non-negative int; '
-                         f'got {terms!r}.')
-      if (isinstance(gram_iterations, bool) or
-          not isinstance(gram_iterations, int) or gram_iterations < 0):
-        raise ValueError(f'{layer}: `gram_iterations` must be a non-negative '
-                         f'int; got {gram_iterations!r}.')
+      arguments.int_at_least(terms, 0, 'terms', layer)
+      arguments.int_at_least(gram_iterations, 0, 'gram_iterations', layer)
       self._padding = padding
       self._norm_bound = float(norm_bound)
       self._tolerance = float(tolerance)
@@ -187,15 +176,6 @@ class ConvolutionExponential(tfp.bijectors.Bijector):
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
-  def _get_parameterization(self):
-    # The variables are created inside, so `parameters` would compare equal
-    # across instances and TFP's shared cache would mix their outputs.
-    return id(self)
 
   @property
   def event_shape(self):

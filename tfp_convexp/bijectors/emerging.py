@@ -2,8 +2,8 @@
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
+from tfp_convexp.bijectors import base
 from tfp_convexp.bijectors import image_events
 from tfp_convexp.ops import autoregressive_conv as ar
 
@@ -14,7 +14,7 @@ def _flip(x):
   return tf.reverse(x, axis=[-3, -2])
 
 
-class EmergingConv(tfp.bijectors.Bijector):
+class EmergingConv(base.OwnsVariables):
   r"""An invertible `k x k` convolution built from two autoregressive ones.
 
   With `m = (k + 1) / 2`, let `A_1`, `A_2` be `m x m` autoregressive
@@ -97,13 +97,6 @@ class EmergingConv(tfp.bijectors.Bijector):
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
-  def _get_parameterization(self):
-    return id(self)
 
   @property
   def event_shape(self):

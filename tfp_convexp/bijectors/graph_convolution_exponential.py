@@ -2,15 +2,16 @@
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
+from tfp_convexp.bijectors import arguments
+from tfp_convexp.bijectors import base
 from tfp_convexp import ops
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['GraphConvolutionExponential']
 
 
-class GraphConvolutionExponential(tfp.bijectors.Bijector):
+class GraphConvolutionExponential(base.OwnsVariables):
   r"""The exponential of a graph convolution, on node features `X` `[N, F]`.
 
   With the graph convolution `M X = X W_0 + A X W_1` (`A` the `N x N`
@@ -82,27 +83,20 @@ class GraphConvolutionExponential(tfp.bijectors.Bijector):
     """
     parameters = dict(locals())
     layer = type(self).__name__
-    for arg, value in (('num_nodes', num_nodes), ('num_features', num_features)):
-      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'{layer}: `{arg}` must be a positive int; got '
-                         f'{value!r}.')
-    for arg, value in (('norm_bound', norm_bound),
-                       ('adjacency_norm_bound', adjacency_norm_bound)):
-      if not (isinstance(value, (int, float)) and 0 < value < float('inf')):
-        raise ValueError(f'{layer}: `{arg}` must be a finite number > 0; got '
-                         f'{value!r}.')
+    arguments.int_at_least(num_nodes, 1, 'num_nodes', layer)
+    arguments.int_at_least(num_features, 1, 'num_features', layer)
+    inf = float('inf')
+    norm_bound = arguments.in_open_interval(norm_bound, 0., inf, 'norm_bound',
+                                            layer)
+    adjacency_norm_bound = arguments.in_open_interval(
+        adjacency_norm_bound, 0., inf, 'adjacency_norm_bound', layer)
     with tf.name_scope(name) as name:
       dtype = image_events.float_dtype(dtype, layer)
-      if tolerance is None:
-        tolerance = 1e-14 if dtype == tf.float64 else 1e-6
-      if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
-        raise ValueError(f'{layer}: `tolerance` must lie in (0, 1); got '
-                         f'{tolerance!r}.')
+      tolerance = arguments.tolerance_or_default(tolerance, dtype, layer,
+                                                 float64=1e-14)
       if terms is None:
         terms = ops.exp_series_terms(norm_bound, tolerance)
-      elif isinstance(terms, bool) or not isinstance(terms, int) or terms < 0:
-        raise ValueError(f'{layer}: `terms` must be a non-negative int; got '
-                         f'{terms!r}.')
+      arguments.int_at_least(terms, 0, 'terms', layer)
       self._num_nodes, self._num_features = num_nodes, num_features
       self._norm_bound = float(norm_bound)
       self._adjacency_norm_bound = float(adjacency_norm_bound)
@@ -121,13 +115,6 @@ class GraphConvolutionExponential(tfp.bijectors.Bijector):
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
-  def _get_parameterization(self):
-    return id(self)
 
   @property
   def terms(self):

@@ -2,8 +2,8 @@
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
+from tfp_convexp.bijectors import base
 from tfp_convexp import ops
 from tfp_convexp.bijectors import image_events
 
@@ -21,7 +21,7 @@ def _real_embedding(blocks):
   return tf.concat([tf.concat([re, -im], -1), tf.concat([im, re], -1)], -2)
 
 
-class PeriodicConv(tfp.bijectors.Bijector):
+class PeriodicConv(base.OwnsVariables):
   r"""An invertible circular `k x k` convolution, decoupled by the 2-D DFT.
 
   With `M` the convolution with circular padding and `A(w)` its `C x C`
@@ -102,13 +102,6 @@ class PeriodicConv(tfp.bijectors.Bijector):
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
-  def _get_parameterization(self):
-    return id(self)
 
   @property
   def event_shape(self):

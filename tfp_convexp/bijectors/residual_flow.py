@@ -3,8 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-import tensorflow_probability as tfp
 
+from tfp_convexp.bijectors import arguments
+from tfp_convexp.bijectors import base
 from tfp_convexp import ops
 from tfp_convexp.bijectors import image_events
 
@@ -54,7 +55,7 @@ class _NormalizedConv(tf.Module):
     return tf.nn.conv2d(x, self.kernel, 1, 'SAME') + self.bias
 
 
-class ResidualFlowBlock(tfp.bijectors.Bijector):
+class ResidualFlowBlock(base.OwnsVariables):
   r"""`z = x + g(x)` with `Lip(g) < 1` (invertible residual block).
 
   `g` is conv 3x3, LipSwish, conv 1x1, LipSwish, conv 3x3 (`hidden_channels`
@@ -133,28 +134,19 @@ class ResidualFlowBlock(tfp.bijectors.Bijector):
     with tf.name_scope(name) as name:
       self._event_shape = image_events.image_event_shape(event_shape, layer)
       dtype = image_events.float_dtype(dtype, layer)
-      if not 0 < coeff < 1:
-        raise ValueError(f'{layer}: `coeff` must lie in (0, 1) so that '
-                         f'Lip(g) < 1; got {coeff!r}.')
+      coeff = arguments.in_open_interval(coeff, 0., 1., 'coeff', layer,
+                                         ' so that Lip(g) < 1')
       if log_det_estimator not in LOG_DET_ESTIMATORS:
         raise ValueError(f'{layer}: `log_det_estimator` must be one of '
                          f'{LOG_DET_ESTIMATORS}; got {log_det_estimator!r}.')
-      if not 0 < roulette_p < 1:
-        raise ValueError(f'{layer}: `roulette_p` must lie in (0, 1); got '
-                         f'{roulette_p!r}.')
+      roulette_p = arguments.in_open_interval(roulette_p, 0., 1.,
+                                              'roulette_p', layer)
       if not (isinstance(n_exact_terms, int) and isinstance(max_terms, int)
               and 0 <= n_exact_terms < max_terms):
         raise ValueError(f'{layer}: need ints 0 <= n_exact_terms < max_terms; '
                          f'got {n_exact_terms!r} and {max_terms!r}.')
-      if tolerance is None:
-        tolerance = 1e-12 if dtype == tf.float64 else 1e-6
-      if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
-        raise ValueError(f'{layer}: `tolerance` must lie in (0, 1); got '
-                         f'{tolerance!r}.')
-      if (isinstance(max_iterations, bool) or
-          not isinstance(max_iterations, int) or max_iterations < 1):
-        raise ValueError(f'{layer}: `max_iterations` must be a positive int; '
-                         f'got {max_iterations!r}.')
+      tolerance = arguments.tolerance_or_default(tolerance, dtype, layer)
+      arguments.int_at_least(max_iterations, 1, 'max_iterations', layer)
       self._estimator = log_det_estimator
       self._n_exact, self._p, self._max_terms = n_exact_terms, roulette_p, max_terms
       self._tolerance, self._max_iterations = float(tolerance), max_iterations
@@ -168,13 +160,6 @@ class ResidualFlowBlock(tfp.bijectors.Bijector):
       super().__init__(forward_min_event_ndims=3, dtype=dtype,
                        validate_args=validate_args, parameters=parameters,
                        name=name)
-
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
-  def _get_parameterization(self):
-    return id(self)
 
   @property
   def log_det_estimator(self):

@@ -4,7 +4,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import prefer_static as ps
 
-from tfp_convexp.bijectors import image_events
+from tfp_convexp.bijectors import arguments
+
 
 __all__ = ['Squeeze']
 
@@ -38,9 +39,7 @@ class Squeeze(tfp.bijectors.Bijector):
 
   def __init__(self, factor=2, validate_args=False, name='squeeze'):
     parameters = dict(locals())
-    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
-      raise ValueError(f'Squeeze: `factor` must be an int >= 2; '
-                       f'got {factor!r}.')
+    arguments.int_at_least(factor, 2, 'factor', 'Squeeze')
     with tf.name_scope(name) as name:
       self._factor = factor
       super().__init__(

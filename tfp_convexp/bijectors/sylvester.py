@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfp_convexp import nets
 from tfp_convexp import ops
+from tfp_convexp.bijectors import arguments
 from tfp_convexp.bijectors import augmented
 from tfp_convexp.bijectors import image_events
 from tfp_convexp.bijectors.convolution_exponential import ConvolutionExponential
@@ -36,10 +37,9 @@ class AutoregressiveResidual(tf.Module):
   def __init__(self, data_units, hidden_units, conv=False, kernel_size=3,
                scale_bound=0.5, seed=0, dtype=tf.float32, name=None):
     super().__init__(name=name)
-    if not 0 < scale_bound < 1:
-      raise ValueError(f'{type(self).__name__}: scale_bound must lie in '
-                       f'(0, 1) so that 1 + diag J > 0; got {scale_bound!r}.')
-    self._scale_bound = float(scale_bound)
+    self._scale_bound = arguments.in_open_interval(
+        scale_bound, 0., 1., 'scale_bound', type(self).__name__,
+        ' so that 1 + diag J > 0')
     self._data_units = data_units
     if conv:
       layer = lambda i, o, k, strict, **kw: nets.MaskedConv2D(
@@ -113,17 +113,9 @@ class _Sylvester(augmented.AugmentedBijector):
   """`z = x + W^-1 f_AR(W x)`; subclasses define `W` and its inverse."""
 
   def _init_solver(self, tolerance, max_iterations, dtype, layer):
-    if tolerance is None:
-      tolerance = 1e-12 if dtype == tf.float64 else 1e-6
-    if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
-      raise ValueError(f'{layer}: `tolerance` must lie in (0, 1); got '
-                       f'{tolerance!r}.')
-    if (isinstance(max_iterations, bool) or
-        not isinstance(max_iterations, int) or max_iterations < 1):
-      raise ValueError(f'{layer}: `max_iterations` must be a positive int; '
-                       f'got {max_iterations!r}.')
-    self._tolerance = float(tolerance)
-    self._max_iterations = max_iterations
+    self._tolerance = arguments.tolerance_or_default(tolerance, dtype, layer)
+    self._max_iterations = arguments.int_at_least(max_iterations, 1,
+                                                  'max_iterations', layer)
 
   @property
   def f_ar(self):
@@ -226,10 +218,7 @@ class GeneralizedSylvester(_Sylvester):
     """
     parameters = dict(locals())
     layer = type(self).__name__
-    if isinstance(event_size, bool) or not isinstance(event_size, int) or (
-        event_size < 1):
-      raise ValueError(f'{layer}: `event_size` must be a positive int; got '
-                       f'{event_size!r}.')
+    arguments.int_at_least(event_size, 1, 'event_size', layer)
     with tf.name_scope(name) as name:
       dtype = image_events.float_dtype(dtype, layer)
       self._init_solver(tolerance, max_iterations, dtype, layer)

@@ -2,8 +2,8 @@
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
+from tfp_convexp.bijectors import base
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['Woodbury']
@@ -14,7 +14,7 @@ def _qr_log_abs_det(matrix):
   return tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))))
 
 
-class Woodbury(tfp.bijectors.Bijector):
+class Woodbury(base.OwnsVariables):
   r"""`z = (I_N + U_s V_s) x (I_C + U_c V_c)^T` on `x` seen as `[N = H W, C]`.
 
   A rank-`d` update of the identity mixes the channels of every pixel and a
@@ -97,13 +97,6 @@ class Woodbury(tfp.bijectors.Bijector):
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
-  def _get_parameterization(self):
-    return id(self)
 
   @property
   def event_shape(self):
