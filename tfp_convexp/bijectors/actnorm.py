@@ -9,7 +9,7 @@ from tfp_convexp.bijectors import image_events
 __all__ = ['ActNorm']
 
 
-class ActNorm(base.OwnsVariables):
+class ActNorm(base.ImageBijector):
   r"""Per-channel affine normalisation (Glow's actnorm).
 
   ```none
@@ -72,7 +72,6 @@ class ActNorm(base.OwnsVariables):
       self._initialized = tf.Variable(not data_init, trainable=False,
                                       name='initialized')
       super().__init__(
-          forward_min_event_ndims=3,
           is_constant_jacobian=True,
           dtype=dtype,
           validate_args=validate_args,

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfp_convexp import nets
 from tfp_convexp.bijectors import augmented
+from tfp_convexp.bijectors import base
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['AffineCoupling']
@@ -11,7 +12,7 @@ __all__ = ['AffineCoupling']
 SCALE_FNS = ('tanh', 'sigmoid')
 
 
-class AffineCoupling(augmented.AugmentedBijector):
+class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
   r"""Affine coupling on the channel axis of `[H, W, C]` images.
 
   With `x = [x_1, x_2]` split after `num_masked` channels and
@@ -94,7 +95,7 @@ class AffineCoupling(augmented.AugmentedBijector):
                          f'{conditioner!r}.')
       self._conditioner = conditioner
       super().__init__(
-          forward_min_event_ndims=3,
+          is_constant_jacobian=False,
           dtype=dtype,
           validate_args=validate_args,
           parameters=parameters,
@@ -118,9 +119,7 @@ class AffineCoupling(augmented.AugmentedBijector):
     return shift, tf.math.log_sigmoid(raw + 2.)
 
   def _split(self, x):
-    x = image_events.check_image_input(x, self._event_shape,
-                                       type(self).__name__, self.validate_args)
-    flat = image_events.to_nhwc(x, self._event_shape)
+    x, flat = self._checked(x)
     return x, flat[..., :self._num_masked], flat[..., self._num_masked:]
 
   def _forward_and_log_det(self, x):

@@ -2,7 +2,9 @@
 
 import tensorflow_probability as tfp
 
-__all__ = ['OwnsVariables']
+from tfp_convexp.bijectors import image_events
+
+__all__ = ['OwnsVariables', 'ImageBijector']
 
 
 class OwnsVariables(tfp.bijectors.Bijector):
@@ -20,3 +22,32 @@ class OwnsVariables(tfp.bijectors.Bijector):
 
   def _get_parameterization(self):
     return id(self)
+
+
+class ImageBijector(OwnsVariables):
+  """A layer on `[H, W, C]` events (NHWC): `forward_min_event_ndims=3`.
+
+  Subclasses set `self._event_shape` (via `image_events.image_event_shape`)
+  before they create their variables, then call this constructor.
+  """
+
+  def __init__(self, *, is_constant_jacobian, dtype, validate_args,
+               parameters, name):
+    super().__init__(
+        forward_min_event_ndims=3,
+        is_constant_jacobian=is_constant_jacobian,
+        dtype=dtype,
+        validate_args=validate_args,
+        parameters=parameters,
+        name=name)
+
+  @property
+  def event_shape(self):
+    """`(H, W, C)`."""
+    return self._event_shape
+
+  def _checked(self, x):
+    """`x` checked against the event shape, and `x` as `[B, H, W, C]`."""
+    x = image_events.check_image_input(x, self._event_shape,
+                                       type(self).__name__, self.validate_args)
+    return x, image_events.to_nhwc(x, self._event_shape)

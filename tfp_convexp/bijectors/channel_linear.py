@@ -8,7 +8,7 @@ from tfp_convexp.bijectors import image_events
 __all__ = ['ChannelLinear']
 
 
-class ChannelLinear(base.OwnsVariables):
+class ChannelLinear(base.ImageBijector):
   """Base of `z[h, w] = W x[h, w]` for one `C x C` matrix `W` at every pixel.
 
   Subclasses build `W` from their variables and say how to invert it and
@@ -20,16 +20,11 @@ class ChannelLinear(base.OwnsVariables):
     layer = type(self).__name__
     self._event_shape = image_events.image_event_shape(event_shape, layer)
     super().__init__(
-        forward_min_event_ndims=3,
         is_constant_jacobian=True,
         dtype=image_events.float_dtype(dtype, layer),
         validate_args=validate_args,
         parameters=parameters,
         name=name)
-
-  @property
-  def event_shape(self):
-    return self._event_shape
 
   @property
   def channels(self):
@@ -48,9 +43,7 @@ class ChannelLinear(base.OwnsVariables):
     raise NotImplementedError
 
   def _check(self, x):
-    return image_events.check_image_input(x, self._event_shape,
-                                          type(self).__name__,
-                                          self.validate_args)
+    return self._checked(x)[0]
 
   def _forward(self, x):
     return ops.channel_matmul(self._check(x), self.matrix())

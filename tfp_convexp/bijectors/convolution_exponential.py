@@ -13,7 +13,7 @@ __all__ = ['ConvolutionExponential']
 _METHODS = ('series', 'fourier')
 
 
-class ConvolutionExponential(base.OwnsVariables):
+class ConvolutionExponential(base.ImageBijector):
   r"""The exponential of a convolution, an invertible linear map of images.
 
   Let `M` be the stride-1, size-preserving convolution with kernel `K`
@@ -170,16 +170,11 @@ class ConvolutionExponential(base.OwnsVariables):
                                  constraint=self._projected)
 
       super().__init__(
-          forward_min_event_ndims=3,
           is_constant_jacobian=True,
           dtype=dtype,
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @property
-  def event_shape(self):
-    return self._event_shape
 
   @property
   def kernel_size(self):

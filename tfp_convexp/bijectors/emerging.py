@@ -14,7 +14,7 @@ def _flip(x):
   return tf.reverse(x, axis=[-3, -2])
 
 
-class EmergingConv(base.OwnsVariables):
+class EmergingConv(base.ImageBijector):
   r"""An invertible `k x k` convolution built from two autoregressive ones.
 
   With `m = (k + 1) / 2`, let `A_1`, `A_2` be `m x m` autoregressive
@@ -91,16 +91,11 @@ class EmergingConv(base.OwnsVariables):
       self._biases = [tf.Variable(np.zeros(c, dtype.as_numpy_dtype),
                                   name=f'bias_{i}') for i in (1, 2)]
       super().__init__(
-          forward_min_event_ndims=3,
           is_constant_jacobian=True,
           dtype=dtype,
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @property
-  def event_shape(self):
-    return self._event_shape
 
   def kernels(self):
     """The two masked `[m, m, C, C]` kernels, diagonals included."""
@@ -113,20 +108,15 @@ class EmergingConv(base.OwnsVariables):
       out.append(weight * self._mask + centre)
     return out
 
-  def _prepare(self, x):
-    x = image_events.check_image_input(x, self._event_shape,
-                                       type(self).__name__, self.validate_args)
-    return x, image_events.to_nhwc(x, self._event_shape)
-
   def _forward(self, x):
-    x, flat = self._prepare(x)
+    x, flat = self._checked(x)
     k1, k2 = self.kernels()
     z = ar.ar_conv(flat, k1, self._biases[0])
     z = _flip(ar.ar_conv(_flip(z), k2, self._biases[1]))
     return image_events.from_nhwc(z, x)
 
   def _inverse(self, y):
-    y, flat = self._prepare(y)
+    y, flat = self._checked(y)
     k1, k2 = self.kernels()
     x = _flip(ar.ar_conv_inverse(_flip(flat), k2, self._biases[1]))
     x = ar.ar_conv_inverse(x, k1, self._biases[0])

@@ -21,7 +21,7 @@ def _real_embedding(blocks):
   return tf.concat([tf.concat([re, -im], -1), tf.concat([im, re], -1)], -2)
 
 
-class PeriodicConv(base.OwnsVariables):
+class PeriodicConv(base.ImageBijector):
   r"""An invertible circular `k x k` convolution, decoupled by the 2-D DFT.
 
   With `M` the convolution with circular padding and `A(w)` its `C x C`
@@ -96,16 +96,11 @@ class PeriodicConv(base.OwnsVariables):
         weights[-1] = 1.
       self._frequency_weights = weights.astype(dtype.as_numpy_dtype)
       super().__init__(
-          forward_min_event_ndims=3,
           is_constant_jacobian=True,
           dtype=dtype,
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @property
-  def event_shape(self):
-    return self._event_shape
 
   @property
   def kernel(self):
@@ -117,18 +112,13 @@ class PeriodicConv(base.OwnsVariables):
     symbol = ops.conv_symbol(self._kernel, (h, w))
     return tf.linalg.qr(_real_embedding(symbol))
 
-  def _prepare(self, x):
-    x = image_events.check_image_input(x, self._event_shape,
-                                       type(self).__name__, self.validate_args)
-    return x, image_events.to_nhwc(x, self._event_shape)
-
   def _forward(self, x):
-    x, flat = self._prepare(x)
+    x, flat = self._checked(x)
     return image_events.from_nhwc(ops.conv2d(flat, self._kernel, 'CIRCULAR'),
                                   x)
 
   def _inverse(self, y):
-    y, flat = self._prepare(y)
+    y, flat = self._checked(y)
     h, w, c = self._event_shape
     q, r = self._factors()
     spectrum = tf.signal.rfft2d(tf.transpose(flat, [0, 3, 1, 2]))

@@ -55,7 +55,7 @@ class _NormalizedConv(tf.Module):
     return tf.nn.conv2d(x, self.kernel, 1, 'SAME') + self.bias
 
 
-class ResidualFlowBlock(base.OwnsVariables):
+class ResidualFlowBlock(base.ImageBijector):
   r"""`z = x + g(x)` with `Lip(g) < 1` (invertible residual block).
 
   `g` is conv 3x3, LipSwish, conv 1x1, LipSwish, conv 3x3 (`hidden_channels`
@@ -157,7 +157,7 @@ class ResidualFlowBlock(base.OwnsVariables):
                                                 dtype)
       self._convs = [conv(c, hidden, 3, 0), conv(hidden, hidden, 1, 1),
                      conv(hidden, c, 3, 2)]
-      super().__init__(forward_min_event_ndims=3, dtype=dtype,
+      super().__init__(is_constant_jacobian=False, dtype=dtype,
                        validate_args=validate_args, parameters=parameters,
                        name=name)
 
@@ -181,8 +181,7 @@ class ResidualFlowBlock(base.OwnsVariables):
     return self._convs[2](h)
 
   def _check(self, x):
-    x = image_events.check_image_input(x, self._event_shape,
-                                       type(self).__name__, self.validate_args)
+    x, _ = self._checked(x)
     if x.shape.rank != 4:
       raise ValueError(f'{type(self).__name__}: expected a batch of images '
                        f'[B, H, W, C]; got shape {x.shape}.')

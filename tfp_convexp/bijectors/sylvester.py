@@ -7,6 +7,7 @@ from tfp_convexp import nets
 from tfp_convexp import ops
 from tfp_convexp.bijectors import arguments
 from tfp_convexp.bijectors import augmented
+from tfp_convexp.bijectors import base
 from tfp_convexp.bijectors import image_events
 from tfp_convexp.bijectors.convolution_exponential import ConvolutionExponential
 
@@ -265,7 +266,7 @@ class GeneralizedSylvester(_Sylvester):
     return tf.matmul(u, w_inv, transpose_b=True)
 
 
-class ConvolutionalSylvester(_Sylvester):
+class ConvolutionalSylvester(_Sylvester, base.ImageBijector):
   r"""Convolutional Sylvester flow on `[H, W, C]` images.
 
   ```none
@@ -340,7 +341,7 @@ class ConvolutionalSylvester(_Sylvester):
       self._f_ar = AutoregressiveResidual(
           c, hidden_channels or 4 * c, conv=True, kernel_size=kernel_size,
           scale_bound=scale_bound, seed=seed + 1, dtype=dtype)
-      super().__init__(forward_min_event_ndims=3, dtype=dtype,
+      super().__init__(is_constant_jacobian=False, dtype=dtype,
                        validate_args=validate_args, parameters=parameters,
                        name=name)
 
@@ -350,8 +351,7 @@ class ConvolutionalSylvester(_Sylvester):
     return self._convexp
 
   def _check(self, x):
-    x = image_events.check_image_input(x, self._event_shape,
-                                       type(self).__name__, self.validate_args)
+    x, _ = self._checked(x)
     if x.shape.rank != 4:
       raise ValueError(f'{type(self).__name__}: expected a batch of images '
                        f'[B, H, W, C]; got shape {x.shape}.')

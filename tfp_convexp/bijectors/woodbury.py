@@ -14,7 +14,7 @@ def _qr_log_abs_det(matrix):
   return tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))))
 
 
-class Woodbury(base.OwnsVariables):
+class Woodbury(base.ImageBijector):
   r"""`z = (I_N + U_s V_s) x (I_C + U_c V_c)^T` on `x` seen as `[N = H W, C]`.
 
   A rank-`d` update of the identity mixes the channels of every pixel and a
@@ -91,16 +91,11 @@ class Woodbury(base.OwnsVariables):
               tf.Variable((rng.standard_normal((r, size)) / size).astype(
                   np_dtype), name=f'{axis}_v'))
       super().__init__(
-          forward_min_event_ndims=3,
           is_constant_jacobian=True,
           dtype=dtype,
           validate_args=validate_args,
           parameters=parameters,
           name=name)
-
-  @property
-  def event_shape(self):
-    return self._event_shape
 
   @property
   def ranks(self):
