@@ -210,31 +210,32 @@ class ResidualFlowBlock(base.ImageBijector):
     uniform = tf.random.stateless_uniform([], count_seed, dtype=x.dtype)
     count = self._n_exact + tf.floor(tf.math.log(uniform) /
                                      np.log1p(-self._p))
-    inv_prob = lambda k: (1. - self._p) ** -max(0, k - self._n_exact)
     # One sequence w_k = v^T J^k (first-order vjps, nothing recorded for
     # second order) serves both the value, sum_k (-1)^(k+1) w_k.v / k, and
     # the Neumann series of the gradient, d log det = tr((I+J)^-1 dJ) with
     # (I+J)^-1 = sum_k (-1)^k J^k: only one vjp, g^T J v, is differentiated
     # (Chen et al., 2019), instead of backpropagating through every term.
-    value = tf.zeros(tf.shape(x)[:1], x.dtype)
-    neumann = v  # k = 0 term
-    w = v
-    for k in range(1, self._max_terms + 1):
-      def term(w=w, k=k):
-        w_next = tf.stop_gradient(
-            tape.gradient(gx, x, output_gradients=w))  # w^T J
-        weight = inv_prob(k)
-        return (w_next,
-                (-1.) ** (k + 1) / k * weight * tf.reduce_sum(
-                    w_next * v, axis=[1, 2, 3]),
-                (-1.) ** k * weight * w_next)
+    frozen = tf.stop_gradient(x)
 
-      def skip(w=w):
-        return w, tf.zeros(tf.shape(x)[:1], x.dtype), tf.zeros_like(w)
+    def body(k, w, value, neumann):
+      # w^T J at x, on a tape of its own: the loop is never differentiated.
+      with tf.GradientTape() as inner:
+        inner.watch(frozen)
+        g_frozen = self.residual(frozen)
+      w = tf.stop_gradient(inner.gradient(g_frozen, frozen,
+                                          output_gradients=w))
+      weight = tf.pow(tf.constant(1. - self._p, x.dtype),
+                      -tf.maximum(k - self._n_exact, 0.))
+      sign = 2. * tf.math.floormod(k, 2.) - 1.  # (-1)^(k+1)
+      value += sign / k * weight * tf.reduce_sum(w * v, axis=[1, 2, 3])
+      neumann -= sign * weight * w
+      return k + 1., w, value, neumann
 
-      w, add_value, add_neumann = tf.cond(k <= count, term, skip)
-      value += add_value
-      neumann += add_neumann
+    limit = tf.minimum(count, float(self._max_terms))
+    _, _, value, neumann = tf.while_loop(
+        lambda k, *_: k <= limit, body,
+        (tf.constant(1., x.dtype), v, tf.zeros(tf.shape(x)[:1], x.dtype), v),
+        maximum_iterations=self._max_terms)
     # g^T J v with g = stop_gradient(Neumann sum): its gradient is the
     # gradient of the log-det; its value is cancelled below.
     surrogate = tf.reduce_sum(
