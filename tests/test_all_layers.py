@@ -1,4 +1,4 @@
-"""What every linear layer promises beyond the oracle: TFP composition,
+"""What every image layer promises beyond the oracle: TFP composition,
 SavedModel round trips, and two instances never sharing TFP's cache."""
 
 import tempfile
@@ -25,6 +25,11 @@ FACTORIES = {
     'PeriodicConv': lambda s: bijectors.PeriodicConv(SHAPE, seed=s),
     'Woodbury': lambda s: bijectors.Woodbury(SHAPE, rank=(2, 5), seed=s),
     'ActNorm': lambda s: bijectors.ActNorm(SHAPE, data_init=False),
+    'AffineCoupling': lambda s: bijectors.AffineCoupling(SHAPE, seed=s),
+    'ConvolutionalSylvester': lambda s: bijectors.ConvolutionalSylvester(
+        SHAPE, hidden_channels=6, seed=s),
+    'ResidualFlowBlock exact': lambda s: bijectors.ResidualFlowBlock(
+        SHAPE, hidden_channels=6, log_det_estimator='exact', seed=s),
 }
 
 
@@ -34,8 +39,9 @@ def _make(name, seed):
   rng = np.random.default_rng(seed)
   for v in layer.trainable_variables:
     v.assign(v + 0.1 * rng.standard_normal(v.shape).astype(np.float32))
-  if hasattr(layer, 'project'):
-    layer.project()
+  for part in (layer, getattr(layer, 'convolution_exponential', None)):
+    if hasattr(part, 'project'):
+      part.project()
   return layer
 
 
