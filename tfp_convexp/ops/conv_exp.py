@@ -124,8 +124,8 @@ def conv_exp(x, kernel, terms, padding='SAME', recompute_gradient=True,
   with tf.name_scope(name or 'conv_exp'):
     x = tf.convert_to_tensor(x)
     kernel = tf.convert_to_tensor(kernel, dtype=x.dtype)
-    # Eagerly, 2T small ops would each pay Python dispatch (about 1.7x the
-    # time of T convolutions at batch 64); as one graph they cost ~1.05x.
+    # Eagerly, 2T small ops would each pay Python dispatch (1.7x the time of
+    # T convolutions at [64, 16, 16, 12]); as one graph, 1.06x to 1.23x.
     impl = _conv_exp_graph if tf.executing_eagerly() else _conv_exp_impl
     return impl(x, kernel, terms, padding, recompute_gradient, 1.,
                 tuple(kernel.shape[:2]))
