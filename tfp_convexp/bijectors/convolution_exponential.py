@@ -220,14 +220,9 @@ class ConvolutionExponential(base.ImageBijector):
 
   def _projected(self, kernel):
     """`kernel` rescaled, if needed, so its certified norm is `norm_bound`."""
-    kernel = tf.convert_to_tensor(kernel)
     sigma = ops.conv_operator_norm_bound(kernel, self._event_shape[:2],
                                          self._padding, self._gram_iterations)
-    # A few ulps below the bound, so that re-certifying the rescaled kernel
-    # (whose bound is homogeneous up to round-off) still lands inside.
-    eps = np.finfo(kernel.dtype.as_numpy_dtype).eps
-    target = tf.constant(self._norm_bound * (1. - 16. * eps), kernel.dtype)
-    return kernel * tf.minimum(target / sigma, 1.)
+    return ops.rescale_to_norm_bound(kernel, sigma, self._norm_bound)
 
   def project(self):
     """Rescales the kernel variable onto the norm bound; returns the op."""

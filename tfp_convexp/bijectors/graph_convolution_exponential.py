@@ -131,9 +131,8 @@ class GraphConvolutionExponential(base.OwnsVariables):
 
   def _projected(self, weights):
     weights = tf.convert_to_tensor(weights)
-    eps = np.finfo(weights.dtype.as_numpy_dtype).eps
-    target = tf.constant(self._norm_bound * (1. - 16. * eps), weights.dtype)
-    return weights * tf.minimum(target / self._weight_norm_bound(weights), 1.)
+    return ops.rescale_to_norm_bound(
+        weights, self._weight_norm_bound(weights), self._norm_bound)
 
   def project(self):
     """Rescales the weights onto the certified bound; returns the op."""

@@ -47,9 +47,8 @@ class _NormalizedConv(tf.Module):
 
   def projected(self, kernel):
     kernel = tf.convert_to_tensor(kernel)
-    eps = np.finfo(kernel.dtype.as_numpy_dtype).eps
-    target = tf.constant(self._coeff * (1. - 16. * eps), kernel.dtype)
-    return kernel * tf.minimum(target / self.norm_bound(kernel), 1.)
+    return ops.rescale_to_norm_bound(kernel, self.norm_bound(kernel),
+                                     self._coeff)
 
   def __call__(self, x):
     return tf.nn.conv2d(x, self.kernel, 1, 'SAME') + self.bias

@@ -15,5 +15,6 @@ from tfp_convexp.ops.householder import householder_product
 from tfp_convexp.ops.operator_norm import conv_operator_norm_bound
 from tfp_convexp.ops.operator_norm import conv_symbol
 from tfp_convexp.ops.operator_norm import gram_spectral_norm_bound
+from tfp_convexp.ops.operator_norm import rescale_to_norm_bound
 from tfp_convexp.ops.series import exp_series_tail_bound
 from tfp_convexp.ops.series import exp_series_terms

@@ -17,6 +17,7 @@ matmul, so the bound is cheap, differentiable and compiles under XLA.
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     'gram_spectral_norm_bound',
     'conv_operator_norm_bound',
     'norm_bound_grid',
+    'rescale_to_norm_bound',
 ]
 
 
@@ -122,3 +124,17 @@ def conv_operator_norm_bound(kernel, spatial_shape, padding='SAME',
   grid = norm_bound_grid(spatial_shape, kernel.shape[:2], padding)
   symbol = conv_symbol(kernel, grid)
   return tf.reduce_max(gram_spectral_norm_bound(symbol, iterations))
+
+
+def rescale_to_norm_bound(weights, norm, bound):
+  """`weights` scaled down, if `norm > bound`, so that their norm is `bound`.
+
+  `norm` is a certified bound on the weights' operator norm, homogeneous in
+  the weights; the target sits a few ulps below `bound` so that
+  re-certifying the rescaled weights (equal up to round-off) still lands
+  inside. Weights already inside are returned unchanged.
+  """
+  weights = tf.convert_to_tensor(weights)
+  eps = np.finfo(weights.dtype.as_numpy_dtype).eps
+  target = tf.constant(float(bound) * (1. - 16. * eps), weights.dtype)
+  return weights * tf.minimum(target / norm, 1.)
