@@ -160,8 +160,7 @@ class Conv1x1(channel_linear.ChannelLinear):
 
   def _log_abs_det_matrix(self):
     if self._parameterization == 'plain':
-      _, r = tf.linalg.qr(self._w)
-      return tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))))
+      return ops.qr_log_abs_det(self._w)
     return tf.reduce_sum(self._log_scale)
 
   def _parameter_control_dependencies(self, is_init):
@@ -169,10 +168,7 @@ class Conv1x1(channel_linear.ChannelLinear):
       return []
     # Only the free matrix can become singular; report how close it is.
     _, r = tf.linalg.qr(self._w)
-    smallest = tf.reduce_min(tf.abs(tf.linalg.diag_part(r)))
-    return [tf.debugging.assert_greater(
-        smallest, tf.constant(np.finfo(self.dtype.as_numpy_dtype).eps ** 0.5,
-                              self.dtype),
-        message=f'{type(self).__name__} {self.name!r}: W is (nearly) '
-                f'singular; x is the smallest |diag R| of its QR '
-                f'decomposition.')]
+    return [ops.assert_nonsingular(
+        r, f'{type(self).__name__} {self.name!r}: W is (nearly) singular; '
+           f'x is the smallest |diag R| of its QR decomposition, y the '
+           f'margin.')]

@@ -133,8 +133,8 @@ class PeriodicConv(base.ImageBijector):
 
   def _forward_log_det_jacobian(self, x):
     _, r = self._factors()
-    log_abs = tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))), -1)
-    return 0.5 * tf.reduce_sum(log_abs * self._frequency_weights)
+    return 0.5 * tf.reduce_sum(ops.log_abs_det_from_r(r) *
+                               self._frequency_weights)
 
   def _inverse_log_det_jacobian(self, y):
     return -self._forward_log_det_jacobian(y)
@@ -143,10 +143,7 @@ class PeriodicConv(base.ImageBijector):
     if not self.validate_args or is_init:
       return []
     _, r = self._factors()
-    smallest = tf.reduce_min(tf.abs(tf.linalg.diag_part(r)))
-    margin = np.finfo(self.dtype.as_numpy_dtype).eps ** 0.5
-    return [tf.debugging.assert_greater(
-        smallest, tf.constant(margin, smallest.dtype),
-        message=f'{type(self).__name__} {self.name!r}: a frequency block is '
-                f'(nearly) singular; x is the smallest |diag R| of the QR '
-                f'decompositions, y the margin.')]
+    return [ops.assert_nonsingular(
+        r, f'{type(self).__name__} {self.name!r}: a frequency block is '
+           f'(nearly) singular; x is the smallest |diag R| of the QR '
+           f'decompositions, y the margin.')]

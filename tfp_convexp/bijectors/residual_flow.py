@@ -194,9 +194,8 @@ class ResidualFlowBlock(base.ImageBijector):
       d = int(np.prod(self._event_shape))
       jac = tape.batch_jacobian(gx, x)
       jac = tf.reshape(jac, [-1, d, d]) + tf.eye(d, dtype=x.dtype)
-      _, r = tf.linalg.qr(jac)
       # det(I + J) > 0 when Lip(g) < 1, so log|det| is the log-det.
-      return tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))), -1)
+      return ops.qr_log_abs_det(jac)
     if seed is None:
       raise ValueError(f'{type(self).__name__} {self.name!r}: the '
                        f'russian_roulette log-det is random; pass a stateless '

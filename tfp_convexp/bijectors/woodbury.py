@@ -3,15 +3,11 @@
 import numpy as np
 import tensorflow as tf
 
+from tfp_convexp import ops
 from tfp_convexp.bijectors import base
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['Woodbury']
-
-
-def _qr_log_abs_det(matrix):
-  _, r = tf.linalg.qr(matrix)
-  return tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(r))))
 
 
 class Woodbury(base.ImageBijector):
@@ -142,9 +138,9 @@ class Woodbury(base.ImageBijector):
     h, w, c = self._event_shape
     total = tf.zeros([], self.dtype)
     if 'channel' in self._factors:
-      total += float(h * w) * _qr_log_abs_det(self._capacitance('channel'))
+      total += float(h * w) * ops.qr_log_abs_det(self._capacitance('channel'))
     if 'spatial' in self._factors:
-      total += float(c) * _qr_log_abs_det(self._capacitance('spatial'))
+      total += float(c) * ops.qr_log_abs_det(self._capacitance('spatial'))
     return total
 
   def _inverse_log_det_jacobian(self, y):
@@ -154,13 +150,10 @@ class Woodbury(base.ImageBijector):
     if not self.validate_args or is_init:
       return []
     checks = []
-    margin = np.finfo(self.dtype.as_numpy_dtype).eps ** 0.5
     for axis in self._factors:
       _, r = tf.linalg.qr(self._capacitance(axis))
-      checks.append(tf.debugging.assert_greater(
-          tf.reduce_min(tf.abs(tf.linalg.diag_part(r))),
-          tf.constant(margin, self.dtype),
-          message=f'{type(self).__name__} {self.name!r}: the {axis} update '
-                  f'I + V U is (nearly) singular; x is the smallest |diag R| '
-                  f'of its QR decomposition, y the margin.'))
+      checks.append(ops.assert_nonsingular(
+          r, f'{type(self).__name__} {self.name!r}: the {axis} update '
+             f'I + V U is (nearly) singular; x is the smallest |diag R| of '
+             f'its QR decomposition, y the margin.'))
     return checks

@@ -16,5 +16,8 @@ from tfp_convexp.ops.operator_norm import conv_operator_norm_bound
 from tfp_convexp.ops.operator_norm import conv_symbol
 from tfp_convexp.ops.operator_norm import gram_spectral_norm_bound
 from tfp_convexp.ops.operator_norm import rescale_to_norm_bound
+from tfp_convexp.ops.qr_determinant import assert_nonsingular
+from tfp_convexp.ops.qr_determinant import log_abs_det_from_r
+from tfp_convexp.ops.qr_determinant import qr_log_abs_det
 from tfp_convexp.ops.series import exp_series_tail_bound
 from tfp_convexp.ops.series import exp_series_terms
