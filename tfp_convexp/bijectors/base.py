@@ -1,5 +1,6 @@
 """What every tfp_convexp bijector shares with TFP's conventions."""
 
+import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_convexp.bijectors import image_events
@@ -51,3 +52,26 @@ class ImageBijector(OwnsVariables):
     x = image_events.check_image_input(x, self._event_shape,
                                        type(self).__name__, self.validate_args)
     return x, image_events.to_nhwc(x, self._event_shape)
+
+  def _checked_batch(self, x):
+    """`x` checked, for layers that take exactly one batch axis."""
+    x, _ = self._checked(x)
+    if x.shape.rank != 4:
+      raise ValueError(f'{type(self).__name__}: expected a batch of images '
+                       f'[B, H, W, C]; got shape {x.shape}.')
+    return x
+
+
+def checked_convergence(bijector, x, residual, limit):
+  """`x`, after a check (with `validate_args`) that an iterative inverse
+  ended with `residual <= limit`; the error names the layer and its
+  `tolerance` and `max_iterations` settings."""
+  if not bijector.validate_args:
+    return x
+  with tf.control_dependencies([tf.debugging.assert_less_equal(
+      residual, tf.cast(limit, residual.dtype),
+      message=f'{type(bijector).__name__} {bijector.name!r}: the inverse did '
+              f'not reach tolerance={bijector._tolerance} within '  # pylint: disable=protected-access
+              f'max_iterations={bijector._max_iterations} (x: the final '  # pylint: disable=protected-access
+              f'residual, y: the limit).')]):
+    return tf.identity(x)

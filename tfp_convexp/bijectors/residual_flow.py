@@ -179,13 +179,6 @@ class ResidualFlowBlock(base.ImageBijector):
     h = _lipswish(self._convs[1](h))
     return self._convs[2](h)
 
-  def _check(self, x):
-    x, _ = self._checked(x)
-    if x.shape.rank != 4:
-      raise ValueError(f'{type(self).__name__}: expected a batch of images '
-                       f'[B, H, W, C]; got shape {x.shape}.')
-    return x
-
   def _log_det(self, x, seed):
     with tf.GradientTape(persistent=True) as tape:
       tape.watch(x)
@@ -246,15 +239,15 @@ class ResidualFlowBlock(base.ImageBijector):
   # TFP derives the inverse log-det as -fldj(inverse(y)).
   def _forward(self, x, seed=None):
     del seed  # only the log-det is random
-    x = self._check(x)
+    x = self._checked_batch(x)
     return x + self.residual(x)
 
   def _forward_log_det_jacobian(self, x, seed=None):
-    return self._log_det(self._check(x), seed)
+    return self._log_det(self._checked_batch(x), seed)
 
   def inverse_with_diagnostics(self, y):
     """`(x, iterations, residual)` of the fixed-point inverse."""
-    y = self._check(y)
+    y = self._checked_batch(y)
     tol = tf.constant(self._tolerance, y.dtype)
 
     def body(i, x, _):
@@ -271,12 +264,4 @@ class ResidualFlowBlock(base.ImageBijector):
   def _inverse(self, y, seed=None):
     del seed
     x, _, residual = self.inverse_with_diagnostics(y)
-    if not self.validate_args:
-      return x
-    with tf.control_dependencies([tf.debugging.assert_less_equal(
-        residual, tf.constant(10. * self._tolerance, residual.dtype),
-        message=f'{type(self).__name__} {self.name!r}: the fixed point did '
-                f'not reach tolerance={self._tolerance} within '
-                f'max_iterations={self._max_iterations} (x: the final '
-                f'residual).')]):
-      return tf.identity(x)
+    return base.checked_convergence(self, x, residual, 10. * self._tolerance)

@@ -69,45 +69,50 @@ class AutoregressiveResidual(tf.Module):
     return s2 * a + t2, s2 * s1 * (1. - tf.square(a))
 
 
-def solve_autoregressive(f_ar, v, tolerance, max_iterations):
-  """Solves `u + f_AR(u) = v` for `u`; returns `(u, iterations, residual)`.
+def solve_autoregressive(f_ar, v, limit, max_iterations):
+  """Solves `u + f_AR(u) = v` for `u`.
 
   Each iteration is one Newton step per dimension on its own diagonal,
   `u <- u - (u + f_AR(u) - v) / (1 + diag J)`, for all dimensions at once.
   The scalar equations are monotone (`1 + diag J > 0`) and the remaining
   coupling is strictly triangular, hence nilpotent, so the iteration ends at
-  the exact solution; in practice it meets the tolerance after a few steps
-  (see the benchmark), where the plain fixed point `u <- v - f_AR(u)` needs
-  many more.
+  the exact solution; in practice it meets the limit after a few steps (see
+  the benchmark), where the plain fixed point `u <- v - f_AR(u)` needs many
+  more.
 
-  Stops when `max |u + f_AR(u) - v| <= tolerance * max(1, max |v|)`; when
-  that residual, already within 100x of the target, stops decreasing (it
-  has reached the floating-point floor; early steps may raise it while the
-  triangular coupling propagates); or after `max_iterations` (a static
-  bound, so XLA compiles it). `residual` is the maximum absolute residual at
-  the returned `u`.
+  Stops when `max |u + f_AR(u) - v| <= limit`; when that residual, already
+  within 100x of the limit, stops decreasing (it has reached the
+  floating-point floor; early steps may raise it while the triangular
+  coupling propagates); or after `max_iterations` (a static bound, so XLA
+  compiles it).
+
+  Returns:
+    `(u, iterations, residual, diag)`: `residual` is the maximum absolute
+    residual at the returned `u` and `diag` is `diag J` there, which gives
+    the log-determinant without another pass.
   """
   v = tf.convert_to_tensor(v)
-  tol = tolerance * tf.maximum(tf.reduce_max(tf.abs(v)), 1.)
+  limit = tf.cast(limit, v.dtype)
 
-  def body(i, u, previous, _):
+  def body(i, u, current, _):
     out, diag = f_ar(u)
     residual = u + out - v
-    current = tf.reduce_max(tf.abs(residual))
-    return i + 1, u - residual / (1. + diag), current, previous
+    return (i + 1, u - residual / (1. + diag),
+            tf.reduce_max(tf.abs(residual)), current)
 
   def keep_going(i, u, current, previous):
     del i, u
-    stalled = tf.logical_and(current >= previous, current <= 100. * tol)
-    return tf.logical_and(current > tol, tf.logical_not(stalled))
+    stalled = tf.logical_and(current >= previous, current <= 100. * limit)
+    return tf.logical_and(current > limit, tf.logical_not(stalled))
 
-  inf = tf.constant(np.inf, v.dtype)
   iterations, u, _, _ = tf.while_loop(
-      keep_going, body, (tf.constant(0), v, tf.constant(np.finfo(
-          v.dtype.as_numpy_dtype).max, v.dtype), inf),
+      keep_going, body,
+      (tf.constant(0), v,
+       tf.constant(np.finfo(v.dtype.as_numpy_dtype).max, v.dtype),
+       tf.constant(np.inf, v.dtype)),
       maximum_iterations=max_iterations)
-  out, _ = f_ar(u)
-  return u, iterations, tf.reduce_max(tf.abs(u + out - v))
+  out, diag = f_ar(u)
+  return u, iterations, tf.reduce_max(tf.abs(u + out - v)), diag
 
 
 class _Sylvester(augmented.AugmentedBijector):
@@ -134,29 +139,27 @@ class _Sylvester(augmented.AugmentedBijector):
   def _forward_and_log_det(self, x):
     x = self._check(x)
     out, diag = self._f_ar(self._basis(x))
-    ldj = tf.reduce_sum(tf.math.log1p(diag), axis=self._event_axes())
-    return x + self._basis_inverse(out), ldj
+    return x + self._basis_inverse(out), self._log_det(diag)
+
+  def _log_det(self, diag):
+    return tf.reduce_sum(tf.math.log1p(diag), axis=self._event_axes())
+
+  def _solve(self, y):
+    """`(x, iterations, residual, limit, diag)` for the inverse at `y`."""
+    v = self._basis(self._check(y))
+    limit = self._tolerance * tf.maximum(tf.reduce_max(tf.abs(v)), 1.)
+    u, iterations, residual, diag = solve_autoregressive(
+        self._f_ar, v, limit, self._max_iterations)
+    return self._basis_inverse(u), iterations, residual, limit, diag
 
   def inverse_with_diagnostics(self, y):
     """`(x, iterations, residual)`: the inverse and how its solve ended."""
-    y = self._check(y)
-    u, iterations, residual = solve_autoregressive(
-        self._f_ar, self._basis(y), self._tolerance, self._max_iterations)
-    return self._basis_inverse(u), iterations, residual
+    return self._solve(y)[:3]
 
   def _inverse_and_log_det(self, y):
-    x, _, residual = self.inverse_with_diagnostics(y)
-    if self.validate_args:
-      scale = tf.maximum(tf.reduce_max(tf.abs(self._basis(y))), 1.)
-      with tf.control_dependencies([tf.debugging.assert_less_equal(
-          residual, self._tolerance * scale,
-          message=f'{type(self).__name__} {self.name!r}: the inverse did not '
-                  f'reach tolerance={self._tolerance} within '
-                  f'max_iterations={self._max_iterations} (x: the final '
-                  f'residual).')]):
-        x = tf.identity(x)
-    _, ldj = self._forward_and_log_det(x)
-    return x, -ldj
+    x, _, residual, limit, diag = self._solve(y)
+    return (base.checked_convergence(self, x, residual, limit),
+            -self._log_det(diag))
 
 
 class GeneralizedSylvester(_Sylvester):
@@ -351,11 +354,7 @@ class ConvolutionalSylvester(_Sylvester, base.ImageBijector):
     return self._convexp
 
   def _check(self, x):
-    x, _ = self._checked(x)
-    if x.shape.rank != 4:
-      raise ValueError(f'{type(self).__name__}: expected a batch of images '
-                       f'[B, H, W, C]; got shape {x.shape}.')
-    return x
+    return self._checked_batch(x)
 
   def _event_axes(self):
     return [-3, -2, -1]
