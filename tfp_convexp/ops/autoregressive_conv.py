@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_convexp.ops import conv as conv_lib
+from tfp_convexp.ops.eager import graph_when_eager
 
 __all__ = ['ar_kernel_mask', 'ar_conv', 'ar_conv_inverse', 'skew', 'unskew']
 
@@ -92,11 +93,10 @@ def ar_conv_inverse(z, kernel, bias=None):
   kernel = tf.convert_to_tensor(kernel, z.dtype)
   if bias is not None:
     z = z - bias
-  # Eagerly, the H + W - 1 steps would each pay Python dispatch.
-  solve = _solve_graph if tf.executing_eagerly() else _solve
-  return solve(z, kernel)
+  return _solve(z, kernel)
 
 
+@graph_when_eager  # H + W - 1 small steps
 def _solve(z, kernel):
   """The substitution, unrolled over the `H + W - 1` anti-diagonals.
 
@@ -134,9 +134,6 @@ def _solve(z, kernel):
     columns.append(column)
   x_skew = tf.stack(columns[lags:], axis=2)
   return unskew(x_skew, w)
-
-
-_solve_graph = tf.function(_solve, autograph=False)
 
 
 def _upper_inverse(matrix):

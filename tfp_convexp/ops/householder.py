@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from tfp_convexp.ops.eager import graph_when_eager
+
 __all__ = ['householder_product']
 
 
@@ -17,12 +19,10 @@ def householder_product(vectors):
     matrix with determinant `(-1)^d`, and together with a free triangular
     factor every invertible matrix.
   """
-  vectors = tf.convert_to_tensor(vectors)
-  if tf.executing_eagerly():  # n small dispatches would dominate eagerly
-    return _householder_product_graph(vectors)
-  return _householder_product(vectors)
+  return _householder_product(tf.convert_to_tensor(vectors))
 
 
+@graph_when_eager  # n small rank-one updates
 def _householder_product(vectors):
   d = int(vectors.shape[-1])
   unit = vectors * tf.math.rsqrt(
@@ -35,6 +35,3 @@ def _householder_product(vectors):
     q = q - 2. * tf.linalg.matvec(q, v)[:, None] * v[None, :]
   return q
 
-
-_householder_product_graph = tf.function(_householder_product,
-                                         autograph=False)
