@@ -14,3 +14,4 @@ from tfp_convexp.bijectors.sylvester import AutoregressiveResidual
 from tfp_convexp.bijectors.sylvester import ConvolutionalSylvester
 from tfp_convexp.bijectors.sylvester import GeneralizedSylvester
 from tfp_convexp.bijectors.residual_flow import ResidualFlowBlock
+from tfp_convexp.bijectors.matrix_exponential_coupling import MatrixExponentialCoupling

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tfp_convexp import nets
+from tfp_convexp.bijectors import arguments
 from tfp_convexp.bijectors import augmented
 from tfp_convexp.bijectors import base
 from tfp_convexp.bijectors import image_events
@@ -28,7 +29,10 @@ class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
 
   Both keep the scale bounded, which keeps training stable. The conditioner
   is any callable `tf.Module` mapping `[B, H, W, num_masked]` to
-  `[B, H, W, 2 (C - num_masked)]`; by default a
+  `[B, H, W, 2 (C - num_masked)]`; with `context_channels > 0` it also sees
+  a `context` keyword (`forward(x, context=c)`, `c` of shape
+  `[B, H, W, context_channels]`) concatenated to `x_1`, which makes the layer
+  conditional (variational dequantization uses it). By default it is a
   `tfp_convexp.nets.DenseInResidualNet` (gated, zero-initialised output, so
   the layer starts as the identity). Output and log-det come from one
   network pass.
@@ -47,8 +51,9 @@ class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
   """
 
   def __init__(self, event_shape, conditioner=None, num_masked=None,
-               scale_fn='tanh', log_scale_range=2., seed=0, dtype=tf.float32,
-               validate_args=False, name='affine_coupling'):
+               scale_fn='tanh', log_scale_range=2., context_channels=0,
+               seed=0, dtype=tf.float32, validate_args=False,
+               name='affine_coupling'):
     """Builds the layer.
 
     Args:
@@ -60,6 +65,7 @@ class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
         `C // 2`.
       scale_fn: `'tanh'` or `'sigmoid'`.
       log_scale_range: `r` of the tanh bound.
+      context_channels: channels of the `context` keyword; 0 for none.
       seed: int for the default conditioner's initialisation.
       dtype: floating dtype.
       validate_args: check inputs for non-finite values.
@@ -86,9 +92,11 @@ class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
       self._num_masked = num_masked
       self._scale_fn = scale_fn
       self._log_scale_range = float(log_scale_range)
+      self._context_channels = arguments.int_at_least(
+          context_channels, 0, 'context_channels', layer)
       if conditioner is None:
         conditioner = nets.DenseInResidualNet(
-            num_masked, 2 * (c - num_masked), intermediate_channels=64,
+            num_masked + context_channels, 2 * (c - num_masked), intermediate_channels=64,
             depth=4, growth=32, gated=True, seed=seed, dtype=dtype)
       if not callable(conditioner):
         raise ValueError(f'{layer}: `conditioner` must be callable; got '
@@ -105,9 +113,9 @@ class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
   def conditioner(self):
     return self._conditioner
 
-  def _shift_and_log_scale(self, x1):
+  def _shift_and_log_scale(self, x1, context):
     c2 = self._event_shape[-1] - self._num_masked
-    h = self._conditioner(x1)
+    h = self._conditioner(conditioner_input(self, x1, context))
     if h.shape[-1] is not None and h.shape[-1] != 2 * c2:
       raise ValueError(f'{type(self).__name__}: the conditioner must return '
                        f'2 * {c2} = {2 * c2} channels (shift and scale for '
@@ -122,18 +130,42 @@ class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
     x, flat = self._checked(x)
     return x, flat[..., :self._num_masked], flat[..., self._num_masked:]
 
-  def _forward_and_log_det(self, x):
+  def _forward_and_log_det(self, x, context=None):
     x, x1, x2 = self._split(x)
-    shift, log_scale = self._shift_and_log_scale(x1)
+    shift, log_scale = self._shift_and_log_scale(x1, context)
     z = tf.concat([x1, x2 * tf.exp(log_scale) + shift], axis=-1)
     ldj = tf.reduce_sum(log_scale, axis=[1, 2, 3])
     return (image_events.from_nhwc(z, x),
             tf.reshape(ldj, tf.shape(x)[:-3]))
 
-  def _inverse_and_log_det(self, y):
+  def _inverse_and_log_det(self, y, context=None):
     y, y1, y2 = self._split(y)
-    shift, log_scale = self._shift_and_log_scale(y1)
+    shift, log_scale = self._shift_and_log_scale(y1, context)
     x = tf.concat([y1, (y2 - shift) * tf.exp(-log_scale)], axis=-1)
     ldj = -tf.reduce_sum(log_scale, axis=[1, 2, 3])
     return (image_events.from_nhwc(x, y),
             tf.reshape(ldj, tf.shape(y)[:-3]))
+
+
+def conditioner_input(layer, x1, context):
+  """`x_1`, with the `context` keyword concatenated when the layer takes one.
+
+  Shared by the coupling layers; the error names what the layer expects.
+  """
+  expected = layer._context_channels  # pylint: disable=protected-access
+  name = type(layer).__name__
+  if context is None:
+    if expected:
+      raise ValueError(f'{name} {layer.name!r}: built with context_channels='
+                       f'{expected}, so every call needs a `context` keyword '
+                       f'of shape [B, H, W, {expected}].')
+    return x1
+  if not expected:
+    raise ValueError(f'{name} {layer.name!r}: got a `context` keyword but was '
+                     f'built with context_channels=0.')
+  context = tf.convert_to_tensor(context, dtype=x1.dtype)
+  if context.shape[-1] is not None and context.shape[-1] != expected:
+    raise ValueError(f'{name} {layer.name!r}: `context` must have {expected} '
+                     f'channels; got shape {context.shape}.')
+  return tf.concat([x1, tf.reshape(context, tf.concat(
+      [tf.shape(x1)[:-1], [expected]], 0))], axis=-1)

@@ -6,3 +6,5 @@ from tfp_convexp.nets.layers import Conv2D
 from tfp_convexp.nets.layers import GatedConv2D
 from tfp_convexp.nets.masked import MaskedConv2D
 from tfp_convexp.nets.masked import MaskedDense
+from tfp_convexp.nets.convnets import PlainConvNet
+from tfp_convexp.nets.convnets import ResidualConvNet
