@@ -55,8 +55,8 @@ def _call_all(bijector, x, y, event_ndims, kwargs):
   inv = bijector.inverse(y + 0., **kwargs)
   fldj = bijector.forward_log_det_jacobian(x + 0., event_ndims=event_ndims,
                                            **kwargs)
-  ildj = bijector.inverse_log_det_jacobian(y + 0., event_ndims=event_ndims,
-                                           **kwargs)
+  ildj = bijector.inverse_log_det_jacobian(
+      y + 0., event_ndims=bijector.inverse_min_event_ndims, **kwargs)
   batch_shape = tf.shape(x)[:x.shape.rank - event_ndims]
   return (fwd, inv, tf.broadcast_to(fldj, batch_shape),
           tf.broadcast_to(ildj, batch_shape))
@@ -99,8 +99,8 @@ def check_bijector(bijector, x, closed_form=None, check_xla=True,
   # 3. Log-determinants against the dense Jacobian.
   fldj = bijector.forward_log_det_jacobian(x + 0., event_ndims=event_ndims,
                                            **kwargs)
-  ildj = bijector.inverse_log_det_jacobian(y + 0., event_ndims=event_ndims,
-                                           **kwargs)
+  ildj = bijector.inverse_log_det_jacobian(
+      y + 0., event_ndims=bijector.inverse_min_event_ndims, **kwargs)
   batch_shape = x.shape[:x.shape.rank - event_ndims]
   fldj = np.broadcast_to(fldj.numpy(), batch_shape)
   ildj = np.broadcast_to(ildj.numpy(), batch_shape)
@@ -126,7 +126,8 @@ def check_bijector(bijector, x, closed_form=None, check_xla=True,
     with tf.GradientTape() as tape:
       out = getattr(bijector, direction)(inputs + 0., **kwargs)
       ldj = getattr(bijector, f'{direction}_log_det_jacobian')(
-          inputs + 0., event_ndims=event_ndims, **kwargs)
+          inputs + 0., event_ndims=getattr(bijector, f'{direction}_min_event_ndims'),
+          **kwargs)
       loss = (tf.reduce_sum(tf.reshape(out, [-1]) * tf.reshape(weights, [-1]))
               + tf.reduce_sum(ldj))
     grads = tape.gradient(loss, variables)

@@ -2,6 +2,7 @@
 
 from tfp_convexp import bijectors
 from tfp_convexp import data
+from tfp_convexp import flows
 from tfp_convexp import nets
 from tfp_convexp import ops
 

@@ -1,0 +1,17 @@
+"""Whole image density models: multiscale flows, split priors, dequantization."""
+
+from tfp_convexp.flows.builder import COUPLING_NETS
+from tfp_convexp.flows.builder import count_parameters
+from tfp_convexp.flows.builder import DEQUANTIZATIONS
+from tfp_convexp.flows.builder import make_flow
+from tfp_convexp.flows.builder import MIXINGS
+from tfp_convexp.flows.builder import MODEL_TYPES
+from tfp_convexp.flows.configs import Config
+from tfp_convexp.flows.configs import CONFIGS
+from tfp_convexp.flows.configs import parameter_count
+from tfp_convexp.flows.dequantization import UniformDequantizer
+from tfp_convexp.flows.dequantization import VariationalDequantizer
+from tfp_convexp.flows.model import bits_per_dim
+from tfp_convexp.flows.model import DequantizedFlow
+from tfp_convexp.flows.multiscale import Level
+from tfp_convexp.flows.multiscale import MultiscaleFlow

@@ -1,0 +1,201 @@
+"""A density over integer images: a continuous flow plus dequantization."""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import reparameterization
+from tensorflow_probability.python.internal import samplers
+
+tfd = tfp.distributions
+
+__all__ = ['DequantizedFlow', 'bits_per_dim']
+
+
+class DequantizedFlow(tfd.Distribution):
+  r"""A distribution over `[H, W, C]` images with values in `{0, ..., bins-1}`.
+
+  `flow` is a `tfd.TransformedDistribution` over continuous images
+  `v in [0, bins)^D` (a standard-normal base through a multiscale flow), and
+  `dequantizer` draws `u in [0, 1)^D` given `x` with density `q(u | x)`:
+
+  ```none
+  log P(x) >= E_q [ log p(x + u) - log q(u | x) ]                 (K = 1)
+  log P(x) >= E_q [ log (1/K) sum_k p(x + u_k) / q(u_k | x) ]     (K samples)
+  ```
+
+  `log_prob(x, seed=..., num_samples=K)` returns this importance-weighted
+  lower bound in nats, from `K` draws (one for training, many for
+  evaluation: the bound tightens towards `log P(x)` as `K` grows). With
+  uniform dequantization `q = 1` and the bound is the usual
+  `E_u log p(x + u)`. Without a `seed`, a random one is drawn.
+
+  `sample(n, seed=..., temperature=T)` draws the flow's latent from
+  `N(0, T^2 I)`, decodes it and floors it to integer pixels (int32).
+
+  The continuous model is `flow` and the noise model `dequantizer`; both are
+  `tf.Module`s, so `trainable_variables` covers everything.
+  """
+
+  def __init__(self, flow, dequantizer, num_bins, validate_args=True,
+               name='dequantized_flow'):
+    """Builds the distribution.
+
+    Args:
+      flow: `tfd.TransformedDistribution` over continuous `[H, W, C]` images
+        in `[0, num_bins)`, whose bijector is `tfb.Invert(MultiscaleFlow)`.
+      dequantizer: a `UniformDequantizer` or `VariationalDequantizer`.
+      num_bins: number of pixel levels.
+      validate_args: check pixel values (range, integrality) on every call.
+      name: name scope.
+    """
+    parameters = dict(locals())
+    with tf.name_scope(name) as name:
+      self._flow = flow
+      self._dequantizer = dequantizer
+      self._num_bins = int(num_bins)
+      self._image_shape = tuple(dequantizer.image_shape)
+      self._float_dtype = dequantizer.dtype
+      super().__init__(
+          dtype=tf.int32,
+          reparameterization_type=reparameterization.NOT_REPARAMETERIZED,
+          validate_args=validate_args,
+          allow_nan_stats=True,
+          parameters=parameters,
+          name=name)
+
+  @classmethod
+  def _parameter_properties(cls, dtype, num_classes=None):
+    return dict()
+
+  @property
+  def flow(self):
+    """The continuous model, a `tfd.TransformedDistribution`."""
+    return self._flow
+
+  @property
+  def bijector(self):
+    """The data-to-latent `MultiscaleFlow`."""
+    return self._flow.bijector.bijector
+
+  @property
+  def dequantizer(self):
+    return self._dequantizer
+
+  @property
+  def num_bins(self):
+    return self._num_bins
+
+  @property
+  def image_shape(self):
+    return self._image_shape
+
+  def _event_shape(self):
+    return tf.TensorShape(self._image_shape)
+
+  def _event_shape_tensor(self):
+    return tf.constant(self._image_shape, tf.int32)
+
+  def _batch_shape(self):
+    return tf.TensorShape([])
+
+  def _batch_shape_tensor(self):
+    return tf.constant([], tf.int32)
+
+  def _checked_images(self, x):
+    """`x` as floats, after static shape and dtype checks and, with
+    `validate_args`, runtime range and integrality checks."""
+    x = tf.convert_to_tensor(x)
+    if not (x.dtype.is_integer or x.dtype.is_floating):
+      raise ValueError(f'{self.name}: images must have an integer or float '
+                       f'dtype; got {x.dtype.name}.')
+    shape = x.shape
+    if shape.rank is not None and (shape.rank < 3 or not tf.TensorShape(
+        shape[-3:]).is_compatible_with(self._image_shape)):
+      raise ValueError(
+          f'{self.name}: expected images of shape [..., '
+          f'{", ".join(map(str, self._image_shape))}] (NHWC); got shape '
+          f'{shape}.')
+    values = tf.cast(x, self._float_dtype)
+    if not self.validate_args:
+      return values
+    checks = [
+        tf.debugging.assert_greater_equal(
+            values, tf.constant(0., self._float_dtype),
+            message=f'{self.name}: pixel values must be in [0, '
+                    f'{self._num_bins}) (num_bins={self._num_bins}).'),
+        tf.debugging.assert_less(
+            values, tf.constant(self._num_bins, self._float_dtype),
+            message=f'{self.name}: pixel values must be in [0, '
+                    f'{self._num_bins}) (num_bins={self._num_bins}).'),
+    ]
+    if x.dtype.is_floating:
+      checks.append(tf.debugging.assert_equal(
+          values, tf.floor(values),
+          message=f'{self.name}: pixel values must be whole numbers (this '
+                  f'is a distribution over integer images).'))
+    with tf.control_dependencies(checks):
+      return tf.identity(values)
+
+  def _log_prob(self, x, seed=None, num_samples=1):
+    x = self._checked_images(x)
+    noise_seed, flow_seed = samplers.split_seed(
+        samplers.sanitize_seed(seed, salt='dequantized_flow'), 2)
+    u, log_q = self._dequantizer.sample_and_log_prob(x, num_samples,
+                                                     noise_seed)
+    log_p = self._flow.log_prob(
+        x + u, bijector_kwargs={'seed': flow_seed})
+    weights = log_p - log_q
+    if isinstance(num_samples, int) and num_samples == 1:
+      return weights[0]
+    return tf.reduce_logsumexp(weights, axis=0) - tf.math.log(
+        tf.cast(num_samples, weights.dtype))
+
+  def _sample_n(self, n, seed=None, temperature=1.):
+    latent_seed, flow_seed = samplers.split_seed(
+        samplers.sanitize_seed(seed, salt='dequantized_flow_sample'), 2)
+    z = self._flow.distribution.sample(n, seed=latent_seed)
+    return self.decode(z * tf.cast(temperature, z.dtype), seed=flow_seed)
+
+  def encode(self, x, seed=None):
+    """The latent `[..., D]` of integer images: of `x + u` with uniform
+    noise `u` drawn from `seed`, or of the bin centres `x + 1/2` without."""
+    x = self._checked_images(x)
+    if seed is None:
+      v = x + 0.5
+    else:
+      v = x + tf.random.stateless_uniform(tf.shape(x), seed, dtype=x.dtype)
+    return self.bijector.forward(v, seed=_flow_seed(seed))
+
+  def decode(self, z, seed=None):
+    """Integer images (int32) from latents `[..., D]`."""
+    v = self.bijector.inverse(tf.convert_to_tensor(z, self._float_dtype),
+                              seed=_flow_seed(seed))
+    return tf.cast(tf.clip_by_value(tf.floor(v), 0., self._num_bins - 1.),
+                   tf.int32)
+
+
+def _flow_seed(seed):
+  # Only Russian-roulette layers use it, and only for log-determinants.
+  return samplers.sanitize_seed(seed, salt='decode') if seed is not None else (
+      tf.constant([0, 0], tf.int32))
+
+
+def bits_per_dim(model, x, seed=None, num_samples=1):
+  """`-log2 P(x) / D` per image, for integer images `x`.
+
+  Args:
+    model: a `DequantizedFlow` (it knows its number of bins), or any
+      distribution over integer images whose `log_prob` is in nats.
+    x: images `[..., H, W, C]`.
+    seed: stateless seed of the dequantization noise.
+    num_samples: importance samples for a `DequantizedFlow`.
+  """
+  x = tf.convert_to_tensor(x)
+  dims = float(np.prod(x.shape[-3:]))
+  if isinstance(model, DequantizedFlow):
+    log_prob = model.log_prob(x, seed=seed, num_samples=num_samples)
+  else:
+    log_prob = model.log_prob(x)
+  return -log_prob / (dims * math.log(2.))
