@@ -74,8 +74,8 @@ class _FixedNoise(tf.Module):
     self.image_shape, self.dtype = u.shape[-3:], u.dtype
     self.u, self.log_q = u, log_q
 
-  def sample_and_log_prob(self, x, num_samples, seed):
-    del x, seed
+  def sample_and_log_prob(self, x, num_samples, seed, base_noise=None):
+    del x, seed, base_noise
     return self.u[:num_samples], self.log_q[:num_samples]
 
 
@@ -93,6 +93,12 @@ def test_lower_bound_and_importance_weighting_formulas():
   want = np.log(np.mean(np.exp(weights - weights.max(0)), 0)) + weights.max(0)
   np.testing.assert_allclose(model.log_prob(x, num_samples=4), want,
                              rtol=1e-12)
+  # Given base noise replaces the dequantizer's own draws.
+  uniform = flows.DequantizedFlow(base.flow, flows.UniformDequantizer(
+      (4, 4, 2), tf.float64), 256)
+  np.testing.assert_allclose(
+      uniform.log_prob(x, base_noise=u[:1]),
+      base.flow.log_prob(tf.cast(x, tf.float64) + u[0]), rtol=1e-12)
   np.testing.assert_allclose(
       flows.bits_per_dim(model, x, num_samples=4),
       -want / (32 * math.log(2.)), rtol=1e-12)

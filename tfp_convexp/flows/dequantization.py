@@ -11,17 +11,27 @@ __all__ = ['UniformDequantizer', 'VariationalDequantizer']
 
 
 class UniformDequantizer(tf.Module):
-  """`u ~ U[0, 1)^D`, so `log q(u | x) = 0`."""
+  """`u ~ U[0, 1)^D`, so `log q(u | x) = 0`.
+
+  `base_noise` (optional, `[K, B, H, W, C]` uniform draws) replaces the draws
+  from `seed`, so an input pipeline can fix the noise of every example.
+  """
+
+  base_noise_kind = 'uniform'
+
 
   def __init__(self, image_shape, dtype=tf.float32, name=None):
     super().__init__(name=name)
     self.image_shape = tuple(image_shape)
     self.dtype = tf.as_dtype(dtype)
 
-  def sample_and_log_prob(self, x, num_samples, seed):
+  def sample_and_log_prob(self, x, num_samples, seed, base_noise=None):
     """`u` of shape `[K, B, H, W, C]` and `log q(u | x)` of shape `[K, B]`."""
     shape = tf.concat([[num_samples], tf.shape(x)], 0)
-    u = tf.random.stateless_uniform(shape, seed, dtype=self.dtype)
+    if base_noise is None:
+      u = tf.random.stateless_uniform(shape, seed, dtype=self.dtype)
+    else:
+      u = tf.reshape(tf.cast(base_noise, self.dtype), shape)
     return u, tf.zeros(shape[:-3], self.dtype)
 
 
@@ -53,7 +63,8 @@ class VariationalDequantizer(tf.Module):
   `g` is a flow on `[H/2, W/2, 4C]` (squeeze, then the given layers, then
   unsqueeze) whose couplings see the context `c(x)` through their `context`
   keyword. The model's bound is then `log P(x) >= E_q[log p(x + u) -
-  log q(u | x)]`.
+  log q(u | x)]`. `base_noise` (optional, `[K, B, H, W, C]` standard-normal
+  draws of `eps`) replaces the draws from `seed`.
 
   Args:
     image_shape: `[H, W, C]`, `H` and `W` even.
@@ -78,16 +89,20 @@ class VariationalDequantizer(tf.Module):
     self.dtype = tf.as_dtype(dtype)
     self._squeeze = Squeeze(2)
 
-  def sample_and_log_prob(self, x, num_samples, seed):
+  base_noise_kind = 'normal'
+
+  def sample_and_log_prob(self, x, num_samples, seed, base_noise=None):
     """`u` of shape `[K, B, H, W, C]` and `log q(u | x)` of shape `[K, B]`."""
     batch_shape = tf.shape(x)[:-3]
     x = tf.reshape(x, [-1, *self.image_shape])
     context = self.context_net(x / self.num_bins - 0.5)
     context = tf.tile(context[None], [num_samples, 1, 1, 1, 1])
     context = tf.reshape(context, tf.concat([[-1], tf.shape(context)[2:]], 0))
-    eps = tf.random.stateless_normal(
-        tf.concat([[num_samples * tf.shape(x)[0]], self.image_shape], 0),
-        seed, dtype=self.dtype)
+    eps_shape = tf.concat([[num_samples * tf.shape(x)[0]], self.image_shape], 0)
+    if base_noise is None:
+      eps = tf.random.stateless_normal(eps_shape, seed, dtype=self.dtype)
+    else:
+      eps = tf.reshape(tf.cast(base_noise, self.dtype), eps_shape)
     log_q = -0.5 * tf.reduce_sum(tf.square(eps) + math.log(2. * math.pi),
                                  axis=[1, 2, 3])
     u, log_det = self.transform(eps, context)

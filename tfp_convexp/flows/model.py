@@ -31,6 +31,11 @@ class DequantizedFlow(tfd.Distribution):
   uniform dequantization `q = 1` and the bound is the usual
   `E_u log p(x + u)`. Without a `seed`, a random one is drawn.
 
+  `log_prob(x, base_noise=e)` takes the dequantizer's base draws
+  (`[K, ..., H, W, C]`: uniform, or standard normal for the variational
+  one) instead of drawing them; a training pipeline uses it to give every
+  example its own fixed noise, independent of how batches are sharded.
+
   `sample(n, seed=..., temperature=T)` draws the flow's latent from
   `N(0, T^2 I)`, decodes it and floors it to integer pixels (int32).
 
@@ -138,12 +143,12 @@ class DequantizedFlow(tfd.Distribution):
     with tf.control_dependencies(checks):
       return tf.identity(values)
 
-  def _log_prob(self, x, seed=None, num_samples=1):
+  def _log_prob(self, x, seed=None, num_samples=1, base_noise=None):
     x = self._checked_images(x)
     noise_seed, flow_seed = samplers.split_seed(
         samplers.sanitize_seed(seed, salt='dequantized_flow'), 2)
-    u, log_q = self._dequantizer.sample_and_log_prob(x, num_samples,
-                                                     noise_seed)
+    u, log_q = self._dequantizer.sample_and_log_prob(
+        x, num_samples, noise_seed, base_noise=base_noise)
     log_p = self._flow.log_prob(
         x + u, bijector_kwargs={'seed': flow_seed})
     weights = log_p - log_q

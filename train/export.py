@@ -1,0 +1,96 @@
+"""`python -m train.export --workdir=W --export_dir=E`: a SavedModel.
+
+Signatures (all batch sizes; images are int32 in [0, bins)):
+  log_prob(x)                    -> nats per image (lower bound, fixed seed)
+  bits_per_dim(x)                -> bits/dim per image (same bound)
+  sample(n, temperature, seed)   -> n int32 images (seed: int32 [2])
+  encode(x)                      -> latents [B, D] of the bin centres
+  decode(z)                      -> int32 images
+Loading needs only TensorFlow: `tf.saved_model.load(E).sample(...)`.
+"""
+
+import math
+import sys
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from train import run_config
+
+flags.DEFINE_string('workdir', None, 'Work directory of a training run.')
+flags.DEFINE_string('checkpoint', None, 'Checkpoint path; default: latest.')
+flags.DEFINE_string('export_dir', None, 'Where to write the SavedModel.')
+flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
+FLAGS = flags.FLAGS
+
+
+class Exported(tf.Module):
+  """The model's tf.functions, with fixed signatures."""
+
+  def __init__(self, model, image_shape):
+    super().__init__()
+    self.model = model
+    dims_ln2 = float(np.prod(image_shape)) * math.log(2.)
+    images = tf.TensorSpec([None, *image_shape], tf.int32, name='x')
+    latents = tf.TensorSpec([None, int(np.prod(image_shape))], tf.float32,
+                            name='z')
+
+    @tf.function(input_signature=[images])
+    def log_prob(x):
+      return model.log_prob(x, seed=tf.constant([0, 0]))
+
+    @tf.function(input_signature=[images])
+    def bits_per_dim(x):
+      return -model.log_prob(x, seed=tf.constant([0, 0])) / dims_ln2
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([], tf.int32, name='n'),
+        tf.TensorSpec([], tf.float32, name='temperature'),
+        tf.TensorSpec([2], tf.int32, name='seed')])
+    def sample(n, temperature, seed):
+      return model.sample(n, seed=seed, temperature=temperature)
+
+    @tf.function(input_signature=[images])
+    def encode(x):
+      return model.encode(x)
+
+    @tf.function(input_signature=[latents])
+    def decode(z):
+      return model.decode(z)
+
+    self.log_prob, self.bits_per_dim, self.sample = log_prob, bits_per_dim, sample
+    self.encode, self.decode = encode, decode
+
+
+def export(model, image_shape, export_dir):
+  module = Exported(model, image_shape)
+  signatures = {name: getattr(module, name) for name in (
+      'log_prob', 'bits_per_dim', 'sample', 'encode', 'decode')}
+  tf.saved_model.save(module, export_dir, signatures=signatures)
+  return module
+
+
+def main(argv):
+  del argv
+  try:
+    if not FLAGS.workdir or not FLAGS.export_dir:
+      raise run_config.UsageError('--workdir and --export_dir are required.')
+    if tf.io.gfile.exists(FLAGS.export_dir) and tf.io.gfile.listdir(
+        FLAGS.export_dir) and not FLAGS.overwrite:
+      raise run_config.UsageError(f'--export_dir={FLAGS.export_dir!r} is not '
+                                  f'empty; pass --overwrite to replace it.')
+    config, model, step = run_config.restore(FLAGS.workdir, FLAGS.checkpoint)
+  except run_config.UsageError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  if tf.io.gfile.exists(FLAGS.export_dir):
+    tf.io.gfile.rmtree(FLAGS.export_dir)
+  export(model, config['image_shape'], FLAGS.export_dir)
+  print(f'exported step {step} to {FLAGS.export_dir}: signatures log_prob, '
+        f'bits_per_dim, sample, encode, decode')
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=run_config.parse_flags)

@@ -1,0 +1,86 @@
+"""Deterministic per-replica training batches, and test batches.
+
+Every training example is a global counter `k = step * global_batch + i`.
+Its image is `images[index_shuffle(k mod epoch_size, [seed, epoch])]` and
+its dequantization noise is drawn from the stateless seed `[seed + 1, k]`.
+So the batches, and the noise of every image, depend only on the step:
+a resumed run continues exactly where it stopped, and one worker or several
+(each taking its replicas' slices of the same global batch) see the same
+data and noise.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+_GATHER_IN_GRAPH_BYTES = 1 << 30  # larger arrays are gathered in numpy
+
+
+def _gather_fn(images):
+  if images.nbytes < _GATHER_IN_GRAPH_BYTES:
+    table = tf.constant(images)
+    return lambda idx: tf.gather(table, idx)
+  shape = images.shape[1:]
+
+  def gather(idx):
+    out = tf.numpy_function(lambda i: images[i], [idx], tf.uint8)
+    return tf.ensure_shape(out, [None, *shape])
+  return gather
+
+
+def steps_per_epoch(num_images, global_batch_size):
+  return max(num_images // global_batch_size, 1)
+
+
+def training_batches(images, global_batch_size, seed, start_step,
+                     noise_kind, input_context=None):
+  """A `tf.data.Dataset` of `(images uint8, noise float32)` per-replica
+  batches for this input pipeline, from `start_step` on, forever.
+
+  Args:
+    images: `uint8 [N, H, W, C]`, the whole training split.
+    global_batch_size: images per step over all replicas.
+    seed: the run's int seed.
+    start_step: the first step to produce (the data position on resume).
+    noise_kind: `'uniform'` or `'normal'`, the dequantizer's base noise.
+    input_context: `tf.distribute.InputContext` (None: one pipeline, one
+      replica).
+  """
+  n = len(images)
+  pipelines = input_context.num_input_pipelines if input_context else 1
+  pipeline = input_context.input_pipeline_id if input_context else 0
+  replicas = input_context.num_replicas_in_sync if input_context else 1
+  if global_batch_size % replicas:
+    raise ValueError(f'--batch_size={global_batch_size} must be divisible by '
+                     f'the {replicas} replicas.')
+  per_replica = global_batch_size // replicas
+  local = replicas // pipelines
+  epoch_size = steps_per_epoch(n, global_batch_size) * global_batch_size
+  gather = _gather_fn(images)
+  shape = images.shape[1:]
+  draw = (tf.random.stateless_uniform if noise_kind == 'uniform'
+          else tf.random.stateless_normal)
+
+  def replica_batch(step, replica):
+    k = (step * global_batch_size + replica * per_replica +
+         tf.range(per_replica, dtype=tf.int64))
+    # epoch_size is a multiple of the global batch: one epoch per batch.
+    epoch = k[0] // epoch_size
+    index = tf.random.experimental.index_shuffle(
+        k % epoch_size, tf.stack([tf.constant(seed, tf.int64), epoch]), n - 1)
+    noise = tf.map_fn(
+        lambda key: draw(shape, tf.stack([tf.constant(seed + 1, tf.int64),
+                                          key])),
+        k, fn_output_signature=tf.float32)
+    return gather(index), noise
+
+  steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+  ds = steps.flat_map(lambda s: tf.data.Dataset.range(
+      pipeline * local, (pipeline + 1) * local).map(lambda r: (s, r)))
+  ds = ds.map(replica_batch, num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
+  return ds.prefetch(2)
+
+
+def test_batches(images, batch_size):
+  """The whole test split in order, `uint8` batches (the last may be short)."""
+  return tf.data.Dataset.from_tensor_slices(images).batch(batch_size)

@@ -1,0 +1,413 @@
+"""`python -m train`: trains a multiscale flow on tf.distribute.
+
+    python -m train                                  # offline digits default
+    python -m train --flagfile=train/configs/mixing_convexp.flags \
+        --workdir=runs/convexp --strategy=mirrored
+
+It writes into `--workdir`: `config.json` (the model), `checkpoints/`
+(every `--checkpoint_every` steps and at the end; a rerun resumes from the
+last one with the same step, optimizer state and data position),
+`tb/` (TensorBoard), `samples_<step>.png` at every evaluation, and
+`final.json` (test bits/dim). Bad flags or data exit with code 2 before any
+training, and nothing in an existing work directory is replaced without
+`--overwrite`.
+"""
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+from absl import flags
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfp_convexp import bijectors
+from tfp_convexp import data
+from train import distribute
+from train import images as image_lib
+from train import input_pipeline
+from train import run_config
+
+FLAGS = flags.FLAGS
+run_config.define_model_flags()
+flags.DEFINE_integer('epochs', 40, 'Training epochs.')
+flags.DEFINE_integer('batch_size', 64, 'Global batch size (all replicas).')
+flags.DEFINE_float('lr', 1e-3, 'Peak learning rate.')
+flags.DEFINE_alias('learning_rate', 'lr')
+flags.DEFINE_integer('warmup', 10, 'Epochs of linear learning-rate warm-up.')
+flags.DEFINE_float('lr_decay', 0.995, 'Learning-rate factor per epoch.')
+flags.DEFINE_enum('optimizer', 'adamax', ['adam', 'adamax'],
+                  'Optimizer (the convolution-exponential runs: Adamax).')
+flags.DEFINE_float('clip_grad_norm', 100., 'Global gradient-norm clip; 0: off.')
+flags.DEFINE_integer('seed', 0, 'Seed of weights, data order and noise.')
+flags.DEFINE_string('workdir', os.path.join('runs', 'default'),
+                    'Work directory (checkpoints, logs, samples).')
+flags.DEFINE_enum('strategy', 'default', list(distribute.STRATEGIES),
+                  'tf.distribute strategy.')
+flags.DEFINE_string('tpu', None, 'TPU name or address, for --strategy=tpu.')
+flags.DEFINE_integer('cpu_devices', 0, 'Split the CPU into this many logical '
+                     'devices (--strategy=mirrored without accelerators).')
+flags.DEFINE_boolean('jit_compile', None, 'XLA-compile the loss; default: on, '
+                     'except for residual_flow models (slower under XLA:CPU).')
+flags.DEFINE_integer('max_steps', 0, 'Stop after this many steps; 0: no cap.')
+flags.DEFINE_integer('checkpoint_every', 200, 'Checkpoint interval in steps.')
+flags.DEFINE_integer('keep_checkpoints', 3, 'Checkpoints kept on disk.')
+flags.DEFINE_integer('eval_every', 10, 'Evaluate every this many epochs.')
+flags.DEFINE_integer('eval_num_samples', 1,
+                     'Importance samples of the evaluations during training.')
+flags.DEFINE_integer('num_grid_samples', 64, 'Images in each sample grid.')
+flags.DEFINE_float('temperature', 1., 'Temperature of the sample grids.')
+flags.DEFINE_integer('log_every', 10, 'TensorBoard scalar interval (steps).')
+flags.DEFINE_integer('max_nonfinite', 3, 'Consecutive non-finite steps (each '
+                     'skipped) before the last good checkpoint is restored.')
+flags.DEFINE_boolean('overwrite', False, 'Replace what is in --workdir.')
+flags.DEFINE_boolean('progress', True, 'Show a progress bar per epoch.')
+flags.DEFINE_list('inject_nonfinite_at', [], 'Testing aid: steps whose loss '
+                  'is made NaN, to exercise the recovery path.')
+
+UsageError = run_config.UsageError
+
+
+class Run(object):
+  """Everything `prepare` validated and built, before any training step."""
+
+
+def _check_numbers():
+  for name, minimum in (('epochs', 1), ('batch_size', 1), ('max_steps', 0),
+                        ('checkpoint_every', 1), ('keep_checkpoints', 1),
+                        ('eval_every', 1), ('eval_num_samples', 1),
+                        ('num_grid_samples', 1), ('log_every', 1),
+                        ('max_nonfinite', 1), ('warmup', 0),
+                        ('cpu_devices', 0)):
+    if FLAGS[name].value < minimum:
+      raise UsageError(f'--{name} must be >= {minimum}; got '
+                       f'{FLAGS[name].value}.')
+  if not FLAGS.lr > 0 or not 0 < FLAGS.lr_decay <= 1:
+    raise UsageError(f'--lr must be > 0 and --lr_decay in (0, 1]; got '
+                     f'{FLAGS.lr} and {FLAGS.lr_decay}.')
+  if FLAGS.cpu_devices and FLAGS.strategy != 'mirrored':
+    raise UsageError(f'--cpu_devices splits the CPU for --strategy=mirrored; '
+                     f'got --strategy={FLAGS.strategy}.')
+  try:
+    [int(s) for s in FLAGS.inject_nonfinite_at]
+  except ValueError as e:
+    raise UsageError(f'--inject_nonfinite_at must list ints; got '
+                     f'{FLAGS.inject_nonfinite_at}.') from e
+  if FLAGS.tpu and FLAGS.strategy != 'tpu':
+    raise UsageError(f'--tpu is only read with --strategy=tpu; got '
+                     f'--strategy={FLAGS.strategy}.')
+
+
+def _prepare_workdir(workdir, config, chief):
+  """Checks what `workdir` holds against `config`; clears it on --overwrite.
+
+  Returns True when the run resumes from the workdir's checkpoints.
+  """
+  if not os.path.isdir(workdir) or not os.listdir(workdir):
+    return False
+  path = os.path.join(workdir, run_config.CONFIG_FILE)
+  if FLAGS.overwrite:
+    if chief:
+      shutil.rmtree(workdir)
+    return False
+  if not os.path.exists(path):
+    raise UsageError(f'--workdir={workdir!r} is not empty and holds no '
+                     f'{run_config.CONFIG_FILE}; pass --overwrite to replace '
+                     f'its contents or choose another --workdir.')
+  old = run_config.load(workdir)
+  changed = run_config.differences(
+      {k: old.get(k) for k in ('dataset', 'image_folder', 'image_shape',
+                               'model')},
+      {k: config.get(k) for k in ('dataset', 'image_folder', 'image_shape',
+                                  'model')})
+  if changed:
+    raise UsageError(f'--workdir={workdir!r} holds a checkpoint of a different '
+                     f'model ({"; ".join(changed)}); pass --overwrite to '
+                     f'replace it or choose another --workdir.')
+  return True
+
+
+def prepare():
+  """Validates flags, data and work directory and builds the model."""
+  _check_numbers()
+  if FLAGS.cpu_devices:
+    distribute.split_cpu(FLAGS.cpu_devices)
+  config = run_config.from_flags()
+  run = Run()
+  run.config = config
+  run.chief = distribute.is_chief()
+  try:
+    run.train_images, _ = data.load_images(
+        config['dataset'], 'train', FLAGS.data_dir, FLAGS.image_folder)
+    run.test_images, _ = data.load_images(
+        config['dataset'], 'test', FLAGS.data_dir, FLAGS.image_folder)
+  except ValueError as e:
+    raise UsageError(str(e)) from e
+  for split, images in (('train', run.train_images),
+                        ('test', run.test_images)):
+    if len(images) == 0 or list(images.shape[1:]) != config['image_shape']:
+      raise UsageError(f'the {split} split of --dataset={config["dataset"]} '
+                       f'has shape {images.shape}; expected [N > 0, '
+                       f'{", ".join(map(str, config["image_shape"]))}].')
+  if FLAGS.batch_size > len(run.train_images):
+    raise UsageError(f'--batch_size={FLAGS.batch_size} exceeds the '
+                     f'{len(run.train_images)} training images.')
+  try:
+    run.strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.tpu)
+  except ValueError as e:
+    raise UsageError(str(e)) from e
+  replicas = run.strategy.num_replicas_in_sync
+  if FLAGS.batch_size % replicas:
+    raise UsageError(f'--batch_size={FLAGS.batch_size} must be divisible by '
+                     f'the {replicas} replicas of --strategy={FLAGS.strategy}.')
+  with run.strategy.scope():
+    run.model = run_config.build_model(config)
+  run.jit = (FLAGS.jit_compile if FLAGS.jit_compile is not None else
+             config['model'].get('model_type') != 'residual_flow')
+  run.resume = _prepare_workdir(FLAGS.workdir, config, run.chief)
+  return run
+
+
+class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+  """`lr * min(1, (epoch + 1) / warmup) * decay^epoch`, per epoch (as the
+  convolution-exponential experiments)."""
+
+  def __init__(self, lr, warmup, decay, steps_per_epoch):
+    self.lr, self.warmup, self.decay = lr, warmup, decay
+    self.steps_per_epoch = steps_per_epoch
+
+  def __call__(self, step):
+    epoch = tf.floor(tf.cast(step, tf.float32) / self.steps_per_epoch)
+    warm = (tf.minimum(1., (epoch + 1.) / self.warmup) if self.warmup
+            else 1.)
+    return self.lr * warm * tf.pow(self.decay, epoch)
+
+  def get_config(self):
+    return dict(lr=self.lr, warmup=self.warmup, decay=self.decay,
+                steps_per_epoch=self.steps_per_epoch)
+
+
+def _convexp_terms(model):
+  return [layer.terms for layer in model.bijector.layers
+          if isinstance(layer, bijectors.ConvolutionExponential)]
+
+
+def train(run):
+  strategy, model, config = run.strategy, run.model, run.config
+  workdir = FLAGS.workdir
+  if run.chief:
+    os.makedirs(workdir, exist_ok=True)
+    run_config.save(workdir, {**config, 'training': {
+        'batch_size': FLAGS.batch_size, 'seed': FLAGS.seed}})
+  image_shape = tuple(config['image_shape'])
+  num_bins = config['model']['num_bins']
+  dims_ln2 = float(np.prod(image_shape)) * math.log(2.)
+  global_batch = FLAGS.batch_size
+  replicas = strategy.num_replicas_in_sync
+  steps_per_epoch = input_pipeline.steps_per_epoch(len(run.train_images),
+                                                   global_batch)
+  total_steps = FLAGS.epochs * steps_per_epoch
+  if FLAGS.max_steps:
+    total_steps = min(total_steps, FLAGS.max_steps)
+  noise_kind = model.dequantizer.base_noise_kind
+
+  with strategy.scope():
+    schedule = WarmupDecay(FLAGS.lr, FLAGS.warmup, FLAGS.lr_decay,
+                           steps_per_epoch)
+    optimizer = (keras.optimizers.Adamax(schedule, epsilon=1e-7)
+                 if FLAGS.optimizer == 'adamax' else
+                 keras.optimizers.Adam(schedule))
+    variables = model.trainable_variables
+    optimizer.build(variables)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
+    batches = tf.Variable(0, dtype=tf.int64, trainable=False, name='batches')
+    state = list(model.variables) + list(optimizer.variables)
+    snapshot = [tf.Variable(v, trainable=False) for v in state]
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                   step=step, batches=batches)
+  ckpt_dir = (os.path.join(workdir, 'checkpoints') if run.chief else
+              os.path.join(workdir, 'tmp', distribute.task_id()))
+  manager = tf.train.CheckpointManager(checkpoint, ckpt_dir,
+                                       max_to_keep=FLAGS.keep_checkpoints)
+  if manager.latest_checkpoint:
+    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    print(f'resumed from {manager.latest_checkpoint} at step {int(step)}',
+          flush=True)
+  elif run.resume:
+    print(f'{workdir} holds this model but no checkpoint: starting at step 0',
+          flush=True)
+
+  first_images, first_noise = next(iter(input_pipeline.training_batches(
+      run.train_images, global_batch, FLAGS.seed, int(batches), noise_kind)))
+  if int(step) == 0:
+    # Data-dependent ActNorm initialisation on the global batch, in
+    # cross-replica context, so every replica (and worker) gets the same.
+    with strategy.scope():
+      model.log_prob(first_images, seed=[0, 0], base_noise=first_noise[None])
+
+  dataset = strategy.distribute_datasets_from_function(
+      lambda ctx: input_pipeline.training_batches(
+          run.train_images, global_batch, FLAGS.seed, int(batches),
+          noise_kind, ctx))
+  iterator = iter(dataset)
+
+  @tf.function(jit_compile=run.jit)
+  def per_example_bpd(images, noise, seed):
+    return -model.log_prob(images, seed=seed, base_noise=noise[None]) / dims_ln2
+
+  def replica_step(images, noise, batch_index):
+    ctx = tf.distribute.get_replica_context()
+    seed = tf.cast(tf.stack([
+        tf.constant(FLAGS.seed + 2, tf.int64),
+        batch_index * replicas + tf.cast(ctx.replica_id_in_sync_group,
+                                         tf.int64)]), tf.int32)
+    with tf.GradientTape() as tape:
+      bpd = per_example_bpd(images, noise, seed)
+      loss = tf.nn.compute_average_loss(bpd, global_batch_size=global_batch)
+    grads = tape.gradient(loss, variables)
+    norm = tf.linalg.global_norm(
+        ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads))
+    if FLAGS.clip_grad_norm:
+      factor = tf.minimum(1., FLAGS.clip_grad_norm / (norm + 1e-12))
+      grads = [g * factor for g in grads]
+    optimizer.apply_gradients(zip(grads, variables))
+    return loss, norm
+
+  poisoned = {int(s) for s in FLAGS.inject_nonfinite_at}
+
+  @tf.function
+  def train_step(images, noise, batch_index, poison):
+    for s, v in zip(snapshot, state):
+      s.assign(v)
+    noise = tf.nest.map_structure(
+        lambda n: n + tf.where(poison, float('nan'), 0.), noise)
+    loss, norm = strategy.run(replica_step, args=(images, noise, batch_index))
+    return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None))
+
+  @tf.function
+  def undo_step():
+    for s, v in zip(snapshot, state):
+      v.assign(s)
+
+  @tf.function(jit_compile=run.jit)
+  def eval_bpd(images, seed):
+    return -model.log_prob(images, seed=seed,
+                           num_samples=FLAGS.eval_num_samples) / dims_ln2
+
+  writer = (tf.summary.create_file_writer(os.path.join(workdir, 'tb'))
+            if run.chief else tf.summary.create_noop_writer())
+
+  def evaluate():
+    values = []
+    for i, images in enumerate(input_pipeline.test_batches(
+        run.test_images, global_batch)):
+      values.append(eval_bpd(images, tf.constant([FLAGS.seed + 3, i])).numpy())
+    test_bpd = float(np.mean(np.concatenate(values)))
+    samples = model.sample(FLAGS.num_grid_samples, seed=[FLAGS.seed + 4, 0],
+                           temperature=FLAGS.temperature)
+    canvas = image_lib.grid(samples.numpy(), num_bins)
+    with writer.as_default(step=int(step)):
+      tf.summary.scalar('test/bits_per_dim', test_bpd)
+      tf.summary.image('samples', canvas[None], max_outputs=1)
+      terms = _convexp_terms(model)
+      if terms:
+        tf.summary.scalar('convexp/terms_mean', float(np.mean(terms)))
+        tf.summary.scalar('convexp/terms_max', float(np.max(terms)))
+    if run.chief:
+      image_lib.write_png(os.path.join(workdir, f'samples_{int(step):07d}.png'),
+                          canvas)
+    print(f'step {int(step)}: test {test_bpd:.4f} bits/dim '
+          f'(importance samples: {FLAGS.eval_num_samples})', flush=True)
+    return test_bpd
+
+  print(f'{config["dataset"]}: {len(run.train_images)} train / '
+        f'{len(run.test_images)} test images of {image_shape}, {num_bins} '
+        f'levels; model {FLAGS.model} ({config["model"]["mixing"]}, '
+        f'{config["model"]["model_type"]}), '
+        f'{sum(v.shape.num_elements() for v in variables):,d} parameters; '
+        f'{replicas} replica(s), XLA loss: {run.jit}', flush=True)
+  nonfinite = 0
+  progbar, running, started = None, [], time.time()
+  while int(step) < total_steps:
+    current = int(step)
+    if progbar is None and FLAGS.progress and run.chief:
+      progbar = keras.utils.Progbar(
+          steps_per_epoch, stateful_metrics=['bits/dim', 'images/s'])
+      epoch_start = time.time()
+    images, noise = next(iterator)
+    loss, norm = train_step(images, noise, batches,
+                            tf.constant(int(batches) in poisoned))
+    batches.assign_add(1)
+    loss = float(loss)
+    if not math.isfinite(loss):
+      undo_step()
+      nonfinite += 1
+      print(f'step {current}: non-finite loss ({loss}); step skipped '
+            f'({nonfinite} in a row)', flush=True)
+      if nonfinite >= FLAGS.max_nonfinite:
+        if not manager.latest_checkpoint:
+          raise RuntimeError(f'{nonfinite} non-finite steps in a row before '
+                             f'the first checkpoint; lower --lr.')
+        position = int(batches)
+        checkpoint.restore(manager.latest_checkpoint)
+        batches.assign(position)  # keep moving through the data
+        print(f'restored the last good checkpoint '
+              f'{manager.latest_checkpoint} (step {int(step)}) after '
+              f'{nonfinite} non-finite steps', flush=True)
+        nonfinite = 0
+      continue
+    nonfinite = 0
+    step.assign_add(1)
+    running.append(loss)
+    if int(step) % FLAGS.log_every == 0:
+      with writer.as_default(step=int(step)):
+        tf.summary.scalar('train/bits_per_dim', float(np.mean(running[-FLAGS.log_every:])))
+        tf.summary.scalar('train/learning_rate', float(schedule(current)))
+        tf.summary.scalar('train/gradient_norm', float(norm))
+    if progbar is not None:
+      progbar.update(current % steps_per_epoch + 1, [
+          ('bits/dim', float(np.mean(running[-10:]))),
+          ('images/s', (current % steps_per_epoch + 1) * global_batch /
+           (time.time() - epoch_start))])
+    if int(step) % FLAGS.checkpoint_every == 0:
+      manager.save(checkpoint_number=int(step))
+    if int(step) % steps_per_epoch == 0:
+      progbar = None
+      epoch = int(step) // steps_per_epoch
+      if epoch % FLAGS.eval_every == 0 and int(step) < total_steps:
+        evaluate()
+  if progbar is not None:
+    sys.stdout.write('\n')
+  manager.save(checkpoint_number=int(step))
+  elapsed = time.time() - started
+  test_bpd = evaluate()
+  if run.chief:
+    with open(os.path.join(workdir, 'final.json'), 'w') as f:
+      json.dump({'step': int(step), 'test_bits_per_dim': test_bpd,
+                 'train_bits_per_dim_last_epoch': float(np.mean(
+                     running[-steps_per_epoch:])) if running else None,
+                 'seconds': elapsed}, f, indent=1)
+  else:
+    shutil.rmtree(os.path.join(workdir, 'tmp', distribute.task_id()),
+                  ignore_errors=True)
+  if not math.isfinite(test_bpd):
+    raise RuntimeError('test bits/dim is not finite')
+  print(f'done: {int(step)} steps in {elapsed:.0f} s; final test '
+        f'{test_bpd:.4f} bits/dim', flush=True)
+
+
+def main(argv):
+  if len(argv) > 1:
+    print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
+    sys.exit(2)
+  try:
+    run = prepare()
+  except UsageError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  train(run)
