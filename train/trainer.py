@@ -235,15 +235,15 @@ def train(run):
                                        max_to_keep=FLAGS.keep_checkpoints)
   if manager.latest_checkpoint:
     checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    print(f'resumed from {manager.latest_checkpoint} at step {int(step)}',
+    print(f'resumed from {manager.latest_checkpoint} at step {int(step.numpy())}',
           flush=True)
   elif run.resume:
     print(f'{workdir} holds this model but no checkpoint: starting at step 0',
           flush=True)
 
   first_images, first_noise = next(iter(input_pipeline.training_batches(
-      run.train_images, global_batch, FLAGS.seed, int(batches), noise_kind)))
-  if int(step) == 0:
+      run.train_images, global_batch, FLAGS.seed, int(batches.numpy()), noise_kind)))
+  if int(step.numpy()) == 0:
     # Data-dependent ActNorm initialisation on the global batch, in
     # cross-replica context, so every replica (and worker) gets the same.
     with strategy.scope():
@@ -251,7 +251,7 @@ def train(run):
 
   dataset = strategy.distribute_datasets_from_function(
       lambda ctx: input_pipeline.training_batches(
-          run.train_images, global_batch, FLAGS.seed, int(batches),
+          run.train_images, global_batch, FLAGS.seed, int(batches.numpy()),
           noise_kind, ctx))
   iterator = iter(dataset)
 
@@ -259,8 +259,9 @@ def train(run):
   def per_example_bpd(images, noise, seed):
     return -model.log_prob(images, seed=seed, base_noise=noise[None]) / dims_ln2
 
-  def replica_step(images, noise, batch_index):
+  def replica_step(images, noise, batch_index, poison):
     ctx = tf.distribute.get_replica_context()
+    noise += tf.where(poison, float('nan'), 0.)  # --inject_nonfinite_at
     seed = tf.cast(tf.stack([
         tf.constant(FLAGS.seed + 2, tf.int64),
         batch_index * replicas + tf.cast(ctx.replica_id_in_sync_group,
@@ -283,9 +284,8 @@ def train(run):
   def train_step(images, noise, batch_index, poison):
     for s, v in zip(snapshot, state):
       s.assign(v)
-    noise = tf.nest.map_structure(
-        lambda n: n + tf.where(poison, float('nan'), 0.), noise)
-    loss, norm = strategy.run(replica_step, args=(images, noise, batch_index))
+    loss, norm = strategy.run(replica_step,
+                              args=(images, noise, batch_index, poison))
     return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
             strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None))
 
@@ -311,7 +311,7 @@ def train(run):
     samples = model.sample(FLAGS.num_grid_samples, seed=[FLAGS.seed + 4, 0],
                            temperature=FLAGS.temperature)
     canvas = image_lib.grid(samples.numpy(), num_bins)
-    with writer.as_default(step=int(step)):
+    with writer.as_default(step=int(step.numpy())):
       tf.summary.scalar('test/bits_per_dim', test_bpd)
       tf.summary.image('samples', canvas[None], max_outputs=1)
       terms = _convexp_terms(model)
@@ -319,9 +319,9 @@ def train(run):
         tf.summary.scalar('convexp/terms_mean', float(np.mean(terms)))
         tf.summary.scalar('convexp/terms_max', float(np.max(terms)))
     if run.chief:
-      image_lib.write_png(os.path.join(workdir, f'samples_{int(step):07d}.png'),
+      image_lib.write_png(os.path.join(workdir, f'samples_{int(step.numpy()):07d}.png'),
                           canvas)
-    print(f'step {int(step)}: test {test_bpd:.4f} bits/dim '
+    print(f'step {int(step.numpy())}: test {test_bpd:.4f} bits/dim '
           f'(importance samples: {FLAGS.eval_num_samples})', flush=True)
     return test_bpd
 
@@ -333,15 +333,15 @@ def train(run):
         f'{replicas} replica(s), XLA loss: {run.jit}', flush=True)
   nonfinite = 0
   progbar, running, started = None, [], time.time()
-  while int(step) < total_steps:
-    current = int(step)
+  while int(step.numpy()) < total_steps:
+    current = int(step.numpy())
     if progbar is None and FLAGS.progress and run.chief:
       progbar = keras.utils.Progbar(
           steps_per_epoch, stateful_metrics=['bits/dim', 'images/s'])
       epoch_start = time.time()
     images, noise = next(iterator)
     loss, norm = train_step(images, noise, batches,
-                            tf.constant(int(batches) in poisoned))
+                            tf.constant(int(batches.numpy()) in poisoned))
     batches.assign_add(1)
     loss = float(loss)
     if not math.isfinite(loss):
@@ -353,19 +353,19 @@ def train(run):
         if not manager.latest_checkpoint:
           raise RuntimeError(f'{nonfinite} non-finite steps in a row before '
                              f'the first checkpoint; lower --lr.')
-        position = int(batches)
+        position = int(batches.numpy())
         checkpoint.restore(manager.latest_checkpoint)
         batches.assign(position)  # keep moving through the data
         print(f'restored the last good checkpoint '
-              f'{manager.latest_checkpoint} (step {int(step)}) after '
+              f'{manager.latest_checkpoint} (step {int(step.numpy())}) after '
               f'{nonfinite} non-finite steps', flush=True)
         nonfinite = 0
       continue
     nonfinite = 0
     step.assign_add(1)
     running.append(loss)
-    if int(step) % FLAGS.log_every == 0:
-      with writer.as_default(step=int(step)):
+    if int(step.numpy()) % FLAGS.log_every == 0:
+      with writer.as_default(step=int(step.numpy())):
         tf.summary.scalar('train/bits_per_dim', float(np.mean(running[-FLAGS.log_every:])))
         tf.summary.scalar('train/learning_rate', float(schedule(current)))
         tf.summary.scalar('train/gradient_norm', float(norm))
@@ -374,21 +374,21 @@ def train(run):
           ('bits/dim', float(np.mean(running[-10:]))),
           ('images/s', (current % steps_per_epoch + 1) * global_batch /
            (time.time() - epoch_start))])
-    if int(step) % FLAGS.checkpoint_every == 0:
-      manager.save(checkpoint_number=int(step))
-    if int(step) % steps_per_epoch == 0:
+    if int(step.numpy()) % FLAGS.checkpoint_every == 0:
+      manager.save(checkpoint_number=int(step.numpy()))
+    if int(step.numpy()) % steps_per_epoch == 0:
       progbar = None
-      epoch = int(step) // steps_per_epoch
-      if epoch % FLAGS.eval_every == 0 and int(step) < total_steps:
+      epoch = int(step.numpy()) // steps_per_epoch
+      if epoch % FLAGS.eval_every == 0 and int(step.numpy()) < total_steps:
         evaluate()
   if progbar is not None:
     sys.stdout.write('\n')
-  manager.save(checkpoint_number=int(step))
+  manager.save(checkpoint_number=int(step.numpy()))
   elapsed = time.time() - started
   test_bpd = evaluate()
   if run.chief:
     with open(os.path.join(workdir, 'final.json'), 'w') as f:
-      json.dump({'step': int(step), 'test_bits_per_dim': test_bpd,
+      json.dump({'step': int(step.numpy()), 'test_bits_per_dim': test_bpd,
                  'train_bits_per_dim_last_epoch': float(np.mean(
                      running[-steps_per_epoch:])) if running else None,
                  'seconds': elapsed}, f, indent=1)
@@ -397,7 +397,7 @@ def train(run):
                   ignore_errors=True)
   if not math.isfinite(test_bpd):
     raise RuntimeError('test bits/dim is not finite')
-  print(f'done: {int(step)} steps in {elapsed:.0f} s; final test '
+  print(f'done: {int(step.numpy())} steps in {elapsed:.0f} s; final test '
         f'{test_bpd:.4f} bits/dim', flush=True)
 
 

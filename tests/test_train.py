@@ -1,0 +1,316 @@
+"""The training program end to end, each run in its own process (as users
+run it): outputs, resume, non-finite steps, tf.distribute, data sources,
+SavedModel export and bad input."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ['--n_subflows=1', '--densenet_depth=1', '--densenet_growth=4',
+        '--n_intermediate_channels=8', '--batch_size=16', '--nojit_compile',
+        '--noprogress', '--eval_every=1000', '--num_grid_samples=4',
+        '--seed=3']
+
+
+def _env(extra=None):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
+  env.pop('TF_CONFIG', None)
+  env.update(extra or {})
+  return env
+
+
+def _run(module, *args, env=None, check=True, timeout=600):
+  proc = subprocess.run([sys.executable, '-m', module, *args], cwd=ROOT,
+                        env=_env(env), capture_output=True, text=True,
+                        timeout=timeout)
+  if check and proc.returncode:
+    raise AssertionError(f'{module} {args} exited {proc.returncode}:\n'
+                         f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
+  return proc
+
+
+def _weights(workdir):
+  """The trained model's variables, restored in this process."""
+  from train import run_config  # pylint: disable=g-import-not-at-top
+  _, model, step = run_config.restore(workdir)
+  return step, {v.name + str(i): v.numpy().astype(np.float64)
+                for i, v in enumerate(model.variables)}
+
+
+def _assert_same_weights(a, b, atol):
+  (step_a, wa), (step_b, wb) = _weights(a), _weights(b)
+  assert step_a == step_b
+  worst = max(float(np.max(np.abs(wa[k] - wb[k]))) for k in wa)
+  assert worst <= atol, worst
+
+
+def test_outputs_evaluate_sample(tmp_path):
+  work = str(tmp_path / 'run')
+  out = _run('train', f'--workdir={work}', '--max_steps=4',
+             '--checkpoint_every=2', *TINY).stdout
+  assert 'done: 4 steps' in out
+  names = set(os.listdir(work))
+  assert {'config.json', 'checkpoints', 'tb', 'final.json',
+          'samples_0000004.png'} <= names
+  assert json.load(open(os.path.join(work, 'config.json')))['model'][
+      'mixing'] == 'convexp'
+  final = json.load(open(os.path.join(work, 'final.json')))
+  assert np.isfinite(final['test_bits_per_dim'])
+  assert any(f.startswith('events') for f in os.listdir(os.path.join(work, 'tb')))
+  png = tf.io.decode_png(tf.io.read_file(os.path.join(work, 'samples_0000004.png')))
+  assert png.shape == (16, 16, 1)  # a 2x2 grid of 8x8 digits
+  out = _run('train.evaluate', f'--workdir={work}', '--num_samples=2',
+             '--nojit_compile').stdout
+  assert 'test bits/dim at step 4' in out
+  assert json.load(open(os.path.join(work, 'eval.json')))['num_samples'] == 2
+  _run('train.sample', f'--workdir={work}', '--num=3', '--temperature=0.5',
+       f'--npy={tmp_path}/s.npy')
+  samples = np.load(tmp_path / 's.npy')
+  assert samples.shape == (3, 8, 8, 1) and samples.max() < 17
+
+
+def test_resume_continues_with_the_same_step_optimizer_and_data(tmp_path):
+  straight, resumed = str(tmp_path / 'straight'), str(tmp_path / 'resumed')
+  _run('train', f'--workdir={straight}', '--max_steps=6', *TINY)
+  _run('train', f'--workdir={resumed}', '--max_steps=3', *TINY)
+  out = _run('train', f'--workdir={resumed}', '--max_steps=6', *TINY).stdout
+  assert 'resumed from' in out and 'at step 3' in out
+  _assert_same_weights(straight, resumed, atol=1e-6)
+
+
+def test_a_killed_run_keeps_its_checkpoints_and_resumes(tmp_path):
+  work = str(tmp_path / 'run')
+  proc = subprocess.Popen(
+      [sys.executable, '-m', 'train', f'--workdir={work}', '--max_steps=100000',
+       '--checkpoint_every=2', *TINY], cwd=ROOT, env=_env(),
+      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  state = os.path.join(work, 'checkpoints', 'checkpoint')
+  deadline = time.time() + 300
+  while time.time() < deadline:
+    if os.path.exists(state) and 'ckpt-6' in open(state).read():
+      break
+    time.sleep(0.2)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  latest = tf.train.latest_checkpoint(os.path.join(work, 'checkpoints'))
+  assert latest is not None
+  step = int(latest.rsplit('-', 1)[1])
+  assert step >= 6
+  out = _run('train', f'--workdir={work}', f'--max_steps={step + 2}',
+             *TINY).stdout
+  assert f'at step {step}' in out and f'done: {step + 2} steps' in out
+
+
+def test_non_finite_steps_are_skipped_then_the_checkpoint_restored(tmp_path):
+  work = str(tmp_path / 'run')
+  out = _run('train', f'--workdir={work}', '--max_steps=8',
+             '--checkpoint_every=2', '--inject_nonfinite_at=3,5,6,7',
+             '--max_nonfinite=3', *TINY).stdout
+  assert 'step 3: non-finite loss (nan); step skipped (1 in a row)' in out
+  assert 'restored the last good checkpoint' in out
+  assert 'done: 8 steps' in out
+  _, weights = _weights(work)
+  assert all(np.all(np.isfinite(w)) for w in weights.values())
+
+
+def test_mirrored_on_two_cpus_matches_one_device(tmp_path):
+  one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+  _run('train', f'--workdir={one}', '--max_steps=3', *TINY)
+  out = _run('train', f'--workdir={two}', '--max_steps=3',
+             '--strategy=mirrored', '--cpu_devices=2', *TINY).stdout
+  assert '2 replica(s)' in out
+  _assert_same_weights(one, two, atol=1e-4)
+
+
+def _free_ports(n):
+  sockets = [socket.socket() for _ in range(n)]
+  for s in sockets:
+    s.bind(('127.0.0.1', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def test_two_workers_on_localhost_match_one_worker(tmp_path):
+  one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+  _run('train', f'--workdir={one}', '--max_steps=3', *TINY)
+  workers = [f'127.0.0.1:{p}' for p in _free_ports(2)]
+  procs = []
+  for index in range(2):
+    tf_config = json.dumps({'cluster': {'worker': workers},
+                            'task': {'type': 'worker', 'index': index}})
+    procs.append(subprocess.Popen(
+        [sys.executable, '-m', 'train', f'--workdir={two}', '--max_steps=3',
+         '--strategy=multi_worker', *TINY], cwd=ROOT,
+        env=_env({'TF_CONFIG': tf_config}), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True))
+  outputs = [p.communicate(timeout=600)[0] for p in procs]
+  assert all(p.returncode == 0 for p in procs), outputs
+  assert '2 replica(s)' in outputs[0]
+  assert not os.path.exists(os.path.join(two, 'tmp', 'worker_1'))
+  _assert_same_weights(one, two, atol=1e-4)
+
+
+def test_tfds_sets_through_mock_data(tmp_path):
+  script = (
+      'import tensorflow_datasets as tfds\n'
+      'from absl import app\n'
+      'from train import run_config, trainer\n'
+      'with tfds.testing.mock_data(num_examples=40):\n'
+      '  app.run(trainer.main, flags_parser=run_config.parse_flags, argv=[\n'
+      f'      "train", "--dataset=mnist", "--workdir={tmp_path}/mnist",\n'
+      '      "--max_steps=2", "--batch_size=8", "--n_subflows=1",\n'
+      '      "--densenet_depth=1", "--densenet_growth=4",\n'
+      '      "--n_intermediate_channels=8", "--nojit_compile",\n'
+      '      "--noprogress", "--num_grid_samples=2"])\n')
+  proc = subprocess.run([sys.executable, '-c', script], cwd=ROOT, env=_env(),
+                        capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+  assert 'mnist: 40 train / 40 test images of (28, 28, 1), 256 levels' in proc.stdout
+  assert 'done: 2 steps' in proc.stdout
+
+
+def _write_pngs(folder, shapes):
+  os.makedirs(folder, exist_ok=True)
+  rng = np.random.default_rng(0)
+  for i, shape in enumerate(shapes):
+    image = rng.integers(0, 256, shape).astype(np.uint8)
+    tf.io.write_file(os.path.join(folder, f'{i:03d}.png'),
+                     tf.io.encode_png(image))
+
+
+def test_image_folder(tmp_path):
+  folder = str(tmp_path / 'images')
+  _write_pngs(folder, [(8, 8, 3)] * 40)
+  out = _run('train', '--dataset=folder', f'--image_folder={folder}',
+             f'--workdir={tmp_path}/run', '--max_steps=2', *TINY).stdout
+  assert 'folder: 36 train / 4 test images of (8, 8, 3), 256 levels' in out
+
+
+def test_export_reloads_without_tfp_convexp(tmp_path):
+  work, export_dir = str(tmp_path / 'run'), str(tmp_path / 'export')
+  _run('train', f'--workdir={work}', '--max_steps=2', *TINY)
+  _run('train.export', f'--workdir={work}', f'--export_dir={export_dir}')
+  from train import export  # pylint: disable=g-import-not-at-top
+  from train import run_config  # pylint: disable=g-import-not-at-top
+  config, model, _ = run_config.restore(work)
+  module = export.Exported(model, config['image_shape'])
+  x = np.random.default_rng(0).integers(0, 17, (5, 8, 8, 1)).astype(np.int32)
+  want = dict(log_prob=module.log_prob(x).numpy(),
+              bits_per_dim=module.bits_per_dim(x).numpy(),
+              sample=module.sample(4, 0.7, [1, 2]).numpy(),
+              encode=module.encode(x).numpy())
+  np.save(tmp_path / 'x.npy', x)
+  script = (
+      'import sys, numpy as np, tensorflow as tf\n'
+      f'm = tf.saved_model.load({export_dir!r})\n'
+      f'x = np.load({str(tmp_path / "x.npy")!r})\n'
+      'z = m.encode(x)\n'
+      'np.savez(sys.argv[1], log_prob=m.log_prob(x), bits_per_dim='
+      'm.bits_per_dim(x), sample=m.sample(tf.constant(4), tf.constant(0.7), '
+      'tf.constant([1, 2])), encode=z, decoded=m.decode(z))\n'
+      'loaded = [k for k in sys.modules if k.startswith(("tfp_convexp", '
+      '"tensorflow_probability"))]\n'
+      'assert not loaded, loaded\n')
+  proc = subprocess.run([sys.executable, '-c', script, str(tmp_path / 'got.npz')],
+                        cwd=str(tmp_path), env=dict(os.environ,
+                                                    TF_CPP_MIN_LOG_LEVEL='2'),
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  got = np.load(tmp_path / 'got.npz')
+  for name, value in want.items():
+    np.testing.assert_array_equal(got[name], value, err_msg=name)
+  np.testing.assert_array_equal(got['decoded'], x)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--dataset=svhn'], 'flag --dataset=svhn: value should be one of'),
+    (['--dataset=folder', '--image_folder=/nonexistent'],
+     "image folder '/nonexistent' does not exist"),
+    (['--dataset=digits', '--image_folder=/tmp'],
+     '--image_folder is only read with --dataset=folder'),
+    (['--cpu_devices=2'], '--cpu_devices splits the CPU for '
+                          '--strategy=mirrored; got --strategy=default'),
+    (['--n_levels=4'], 'divisible by 2^4 = 16; got image_shape (8, 8, 1)'),
+    (['--n_levels=2', '--n_subflows=1,2,3'], '--n_subflows gives 3 levels'),
+    (['--model=glow'], "--model='glow' is not a configuration"),
+    (['--batch_size=0'], '--batch_size must be >= 1'),
+    (['--strategy=tpu'], '--strategy=tpu needs --tpu'),
+])
+def test_bad_flags_exit_2_before_training(tmp_path, args, message):
+  proc = _run('train', f'--workdir={tmp_path}/run', *args, check=False,
+              timeout=300)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert message in proc.stderr, proc.stderr[-2000:]
+  assert not os.path.exists(tmp_path / 'run')
+
+
+def test_mixed_image_sizes_exit_2(tmp_path):
+  folder = str(tmp_path / 'images')
+  _write_pngs(folder, [(8, 8, 3)] * 3 + [(16, 8, 3)])
+  proc = _run('train', '--dataset=folder', f'--image_folder={folder}',
+              f'--workdir={tmp_path}/run', check=False)
+  assert proc.returncode == 2
+  assert 'mixed sizes' in proc.stderr and '003.png is (16, 8, 3)' in proc.stderr
+
+
+def test_workdir_of_another_model_is_left_alone(tmp_path):
+  work = str(tmp_path / 'run')
+  _run('train', f'--workdir={work}', '--max_steps=2', *TINY)
+  before = {f: os.path.getmtime(os.path.join(work, f)) for f in os.listdir(work)}
+  proc = _run('train', f'--workdir={work}', '--max_steps=2', '--mixing=1x1',
+              *TINY, check=False)
+  assert proc.returncode == 2
+  assert "holds a checkpoint of a different model (model.mixing: 'convexp' " \
+         "-> '1x1')" in proc.stderr
+  assert {f: os.path.getmtime(os.path.join(work, f))
+          for f in os.listdir(work)} == before
+  out = _run('train', f'--workdir={work}', '--max_steps=2', '--mixing=1x1',
+             '--overwrite', *TINY).stdout
+  assert 'done: 2 steps' in out
+  assert json.load(open(os.path.join(work, 'config.json')))['model'][
+      'mixing'] == '1x1'
+  stray = tmp_path / 'stray'
+  stray.mkdir()
+  (stray / 'notes.txt').write_text('mine')
+  proc = _run('train', f'--workdir={stray}', *TINY, check=False)
+  assert proc.returncode == 2 and 'is not empty' in proc.stderr
+  assert (stray / 'notes.txt').read_text() == 'mine'
+
+
+def test_every_flagfile_reproduces_its_named_configuration():
+  script = (
+      'import glob, json\n'
+      'from absl import flags\n'
+      'from tfp_convexp import flows\n'
+      'from train import run_config, trainer\n'
+      'out = {}\n'
+      'for path in sorted(glob.glob("train/configs/*.flags")):\n'
+      '  flags.FLAGS.unparse_flags()\n'
+      '  flags.FLAGS(["train", "--flagfile=" + path])\n'
+      '  model = dict(flows.CONFIGS[flags.FLAGS.model])\n'
+      '  for flag, arg in run_config.MODEL_FLAGS.items():\n'
+      '    if flags.FLAGS[flag].value is not None:\n'
+      '      assert flags.FLAGS[flag].value == model[arg], (path, flag)\n'
+      '  if flags.FLAGS.n_subflows:\n'
+      '    assert run_config._subflows(flags.FLAGS.n_subflows) == '
+      'model["n_subflows"], path\n'
+      '  assert flags.FLAGS.dataset == flows.CONFIGS[flags.FLAGS.model].dataset\n'
+      '  out[path] = flags.FLAGS.model\n'
+      'print(json.dumps(out))\n')
+  proc = subprocess.run([sys.executable, '-c', script], cwd=ROOT, env=_env(),
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
+  assert set(json.loads(proc.stdout.splitlines()[-1]).values()) == set(
+      flows.CONFIGS)
