@@ -26,6 +26,8 @@ FACTORIES = {
     'Woodbury': lambda s: bijectors.Woodbury(SHAPE, rank=(2, 5), seed=s),
     'ActNorm': lambda s: bijectors.ActNorm(SHAPE, data_init=False),
     'AffineCoupling': lambda s: bijectors.AffineCoupling(SHAPE, seed=s),
+    'MatrixExponentialCoupling': lambda s: bijectors.MatrixExponentialCoupling(
+        SHAPE, hidden_channels=8, num_blocks=1, seed=s),
     'ConvolutionalSylvester': lambda s: bijectors.ConvolutionalSylvester(
         SHAPE, hidden_channels=6, seed=s),
     'ResidualFlowBlock exact': lambda s: bijectors.ResidualFlowBlock(

@@ -3,9 +3,7 @@
 import tensorflow as tf
 
 from tfp_convexp import nets
-from tfp_convexp.bijectors import arguments
-from tfp_convexp.bijectors import augmented
-from tfp_convexp.bijectors import base
+from tfp_convexp.bijectors import coupling
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['AffineCoupling']
@@ -13,7 +11,7 @@ __all__ = ['AffineCoupling']
 SCALE_FNS = ('tanh', 'sigmoid')
 
 
-class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
+class AffineCoupling(coupling.ChannelCoupling):
   r"""Affine coupling on the channel axis of `[H, W, C]` images.
 
   With `x = [x_1, x_2]` split after `num_masked` channels and
@@ -79,29 +77,20 @@ class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
       c = self._event_shape[-1]
       if num_masked is None:
         num_masked = c // 2
-      if (isinstance(num_masked, bool) or not isinstance(num_masked, int) or
-          not 0 < num_masked < c):
-        raise ValueError(f'{layer}: `num_masked` must be an int in [1, C-1] '
-                         f'= [1, {c - 1}] (C={c}); got {num_masked!r}.')
+      self._init_coupling(num_masked, context_channels, layer)
       if scale_fn not in SCALE_FNS:
         raise ValueError(f'{layer}: `scale_fn` must be one of {SCALE_FNS}; '
                          f'got {scale_fn!r}.')
       if not log_scale_range > 0:
         raise ValueError(f'{layer}: `log_scale_range` must be > 0; got '
                          f'{log_scale_range!r}.')
-      self._num_masked = num_masked
       self._scale_fn = scale_fn
       self._log_scale_range = float(log_scale_range)
-      self._context_channels = arguments.int_at_least(
-          context_channels, 0, 'context_channels', layer)
       if conditioner is None:
         conditioner = nets.DenseInResidualNet(
             num_masked + context_channels, 2 * (c - num_masked), intermediate_channels=64,
             depth=4, growth=32, gated=True, seed=seed, dtype=dtype)
-      if not callable(conditioner):
-        raise ValueError(f'{layer}: `conditioner` must be callable; got '
-                         f'{conditioner!r}.')
-      self._conditioner = conditioner
+      self._set_conditioner(conditioner, layer)
       super().__init__(
           is_constant_jacobian=False,
           dtype=dtype,
@@ -109,26 +98,15 @@ class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
           parameters=parameters,
           name=name)
 
-  @property
-  def conditioner(self):
-    return self._conditioner
-
   def _shift_and_log_scale(self, x1, context):
     c2 = self._event_shape[-1] - self._num_masked
-    h = self._conditioner(conditioner_input(self, x1, context))
-    if h.shape[-1] is not None and h.shape[-1] != 2 * c2:
-      raise ValueError(f'{type(self).__name__}: the conditioner must return '
-                       f'2 * {c2} = {2 * c2} channels (shift and scale for '
-                       f'{c2} channels); it returned {h.shape[-1]}.')
+    h = self._conditioner_output(x1, context, 2 * c2,
+                                 f'a shift and a scale for {c2} channels')
     raw, shift = tf.split(h, 2, axis=-1)
     if self._scale_fn == 'tanh':
       r = self._log_scale_range
       return shift, r * tf.tanh(raw / r)
     return shift, tf.math.log_sigmoid(raw + 2.)
-
-  def _split(self, x):
-    x, flat = self._checked(x)
-    return x, flat[..., :self._num_masked], flat[..., self._num_masked:]
 
   def _forward_and_log_det(self, x, context=None):
     x, x1, x2 = self._split(x)
@@ -146,26 +124,3 @@ class AffineCoupling(augmented.AugmentedBijector, base.ImageBijector):
     return (image_events.from_nhwc(x, y),
             tf.reshape(ldj, tf.shape(y)[:-3]))
 
-
-def conditioner_input(layer, x1, context):
-  """`x_1`, with the `context` keyword concatenated when the layer takes one.
-
-  Shared by the coupling layers; the error names what the layer expects.
-  """
-  expected = layer._context_channels  # pylint: disable=protected-access
-  name = type(layer).__name__
-  if context is None:
-    if expected:
-      raise ValueError(f'{name} {layer.name!r}: built with context_channels='
-                       f'{expected}, so every call needs a `context` keyword '
-                       f'of shape [B, H, W, {expected}].')
-    return x1
-  if not expected:
-    raise ValueError(f'{name} {layer.name!r}: got a `context` keyword but was '
-                     f'built with context_channels=0.')
-  context = tf.convert_to_tensor(context, dtype=x1.dtype)
-  if context.shape[-1] is not None and context.shape[-1] != expected:
-    raise ValueError(f'{name} {layer.name!r}: `context` must have {expected} '
-                     f'channels; got shape {context.shape}.')
-  return tf.concat([x1, tf.reshape(context, tf.concat(
-      [tf.shape(x1)[:-1], [expected]], 0))], axis=-1)

@@ -5,10 +5,8 @@ import tensorflow as tf
 
 from tfp_convexp import nets
 from tfp_convexp import ops
-from tfp_convexp.bijectors import affine_coupling
 from tfp_convexp.bijectors import arguments
-from tfp_convexp.bijectors import augmented
-from tfp_convexp.bijectors import base
+from tfp_convexp.bijectors import coupling
 from tfp_convexp.bijectors import image_events
 
 __all__ = ['MatrixExponentialCoupling']
@@ -28,8 +26,7 @@ def _phi(m):
   return ops.expm(block)[..., :k, k:]
 
 
-class MatrixExponentialCoupling(augmented.AugmentedBijector,
-                                base.ImageBijector):
+class MatrixExponentialCoupling(coupling.ChannelCoupling):
   r"""Coupling whose per-pixel linear map is a matrix exponential (MEF).
 
   With `x = [x_1, x_2]` split after `num_masked` channels and a conditioner
@@ -96,28 +93,19 @@ class MatrixExponentialCoupling(augmented.AugmentedBijector,
       c = self._event_shape[-1]
       if num_masked is None:
         num_masked = c - c // 2
-      if (isinstance(num_masked, bool) or not isinstance(num_masked, int) or
-          not 0 < num_masked < c):
-        raise ValueError(f'{layer}: `num_masked` must be an int in [1, C-1] '
-                         f'= [1, {c - 1}] (C={c}); got {num_masked!r}.')
+      self._init_coupling(num_masked, context_channels, layer)
       c2 = c - num_masked
       if rank is None and c2 > FULL_RANK_LIMIT:
         rank = 3
       if rank is not None:
         rank = arguments.int_at_least(rank, 1, 'rank', layer)
-      self._num_masked = num_masked
       self._rank = rank
-      self._context_channels = arguments.int_at_least(
-          context_channels, 0, 'context_channels', layer)
       if conditioner is None:
         conditioner = nets.ResidualConvNet(
             num_masked + context_channels, self.num_outputs,
             hidden_channels=hidden_channels, num_blocks=num_blocks,
             seed=seed, dtype=dtype)
-      if not callable(conditioner):
-        raise ValueError(f'{layer}: `conditioner` must be callable; got '
-                         f'{conditioner!r}.')
-      self._conditioner = conditioner
+      self._set_conditioner(conditioner, layer)
       np_dtype = dtype.as_numpy_dtype
       # MEF's initial values: A = (1 / C_2) tanh(h / 8).
       self._in_scale = tf.Variable(np_dtype(1. / 8.), name='in_scale')
@@ -143,17 +131,10 @@ class MatrixExponentialCoupling(augmented.AugmentedBijector,
     c2 = self._event_shape[-1] - self._num_masked
     return c2 + (c2 * c2 if self._rank is None else 2 * self._rank * c2)
 
-  @property
-  def conditioner(self):
-    return self._conditioner
-
   def _shift_and_matrices(self, x1, context):
     c2 = self._event_shape[-1] - self._num_masked
-    h = self._conditioner(affine_coupling.conditioner_input(self, x1, context))
-    if h.shape[-1] is not None and h.shape[-1] != self.num_outputs:
-      raise ValueError(f'{type(self).__name__}: the conditioner must return '
-                       f'{self.num_outputs} channels; it returned '
-                       f'{h.shape[-1]}.')
+    h = self._conditioner_output(x1, context, self.num_outputs,
+                                 'a shift, then A or its factors')
     shift, raw = h[..., :c2], h[..., c2:]
     bounded = self._out_scale * tf.tanh(
         self._in_scale * raw + self._in_shift) + self._out_shift
@@ -178,10 +159,6 @@ class MatrixExponentialCoupling(augmented.AugmentedBijector,
           a, tf.linalg.matmul(_phi(sign * vu), tf.linalg.matmul(v, x2)))
       trace = tf.linalg.trace(vu)
     return y2[..., 0], sign * trace
-
-  def _split(self, x):
-    x, flat = self._checked(x)
-    return x, flat[..., :self._num_masked], flat[..., self._num_masked:]
 
   def _forward_and_log_det(self, x, context=None):
     x, x1, x2 = self._split(x)

@@ -117,7 +117,7 @@ class VariationalDequantizer(tf.Module):
     log_det = tf.zeros(tf.shape(eps)[:1], eps.dtype)
     for layer in self.layers:
       kwargs = ({'context': context}
-                if getattr(layer, '_context_channels', 0) else {})
+                if getattr(layer, 'context_channels', 0) else {})
       h, log_det = multiscale.forward_with_log_det(layer, h, log_det,
                                                    **kwargs)
     h = self._squeeze.inverse(h)
