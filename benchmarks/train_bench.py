@@ -77,9 +77,23 @@ def step_time_ms(shape, kwargs, jit, steps, batch_size):
   return 1e3 * statistics.median(times), compile_s
 
 
+def markdown_table(rows, steps, batch_size):
+  table = [[r['model'], r['mixing'], r['graph_step_ms'],
+            r['graph_images_per_s'], r['xla_step_ms'], r['xla_images_per_s'],
+            r['xla_speedup']] for r in rows]
+  return (
+      f'Training step (forward, gradient, Adamax update), batch {batch_size}, '
+      f'median of {steps} steps, one run on '
+      f'{common.machine()["cpu_count"]} CPU cores; graph = `tf.function`, '
+      f'XLA = the loss under `jit_compile=True`.\n\n' +
+      common.markdown_table(
+          ['model', 'mixing', 'graph ms/step', 'graph images/s',
+           'XLA ms/step', 'XLA images/s', 'XLA speed-up'], table) + '\n')
+
+
 def main(argv):
   del argv
-  rows, table = [], []
+  rows = []
   for model_name in FLAGS.models:
     shape, base = MODELS[model_name]
     for mixing in FLAGS.mixings:
@@ -97,16 +111,7 @@ def main(argv):
                                     result['xla_step_ms'], 2)
       rows.append(result)
       print(result, flush=True)
-      table.append([model_name, mixing, result['graph_step_ms'],
-                    result['xla_step_ms'], result['xla_images_per_s'],
-                    result['xla_speedup']])
-  markdown = (
-      f'Training step (forward, gradient, Adamax update), batch '
-      f'{FLAGS.batch_size}, median of {FLAGS.steps} steps, one run on '
-      f'{common.machine()["cpu_count"]} CPU cores.\n\n' +
-      common.markdown_table(
-          ['model', 'mixing', 'graph ms/step', 'XLA ms/step',
-           'XLA images/s', 'XLA speed-up'], table) + '\n')
+  markdown = markdown_table(rows, FLAGS.steps, FLAGS.batch_size)
   common.write_results(FLAGS.out, 'train', {'machine': common.machine(),
                                             'rows': rows}, markdown)
   print(markdown)

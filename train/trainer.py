@@ -51,8 +51,9 @@ flags.DEFINE_enum('strategy', 'default', list(distribute.STRATEGIES),
 flags.DEFINE_string('tpu', None, 'TPU name or address, for --strategy=tpu.')
 flags.DEFINE_integer('cpu_devices', 0, 'Split the CPU into this many logical '
                      'devices (--strategy=mirrored without accelerators).')
-flags.DEFINE_boolean('jit_compile', None, 'XLA-compile the loss; default: on, '
-                     'except for residual_flow models (slower under XLA:CPU).')
+flags.DEFINE_boolean('jit_compile', None, 'XLA-compile the loss; default: '
+                     'where benchmarks/train_bench.py measured it faster (see '
+                     '`default_jit_compile`).')
 flags.DEFINE_integer('max_steps', 0, 'Stop after this many steps; 0: no cap.')
 flags.DEFINE_integer('checkpoint_every', 200, 'Checkpoint interval in steps.')
 flags.DEFINE_integer('keep_checkpoints', 3, 'Checkpoints kept on disk.')
@@ -167,9 +168,26 @@ def prepare():
   with run.strategy.scope():
     run.model = run_config.build_model(config)
   run.jit = (FLAGS.jit_compile if FLAGS.jit_compile is not None else
-             config['model'].get('model_type') != 'residual_flow')
+             default_jit_compile(config, FLAGS.strategy))
   run.resume = _prepare_workdir(FLAGS.workdir, config, run.chief)
   return run
+
+
+# Mixing layers whose training step XLA:CPU ran faster on 8x8 digits
+# (benchmarks/results/train.md); on 32x32 images every layer ran slower.
+_XLA_FASTER_MIXINGS = ('convexp', 'emerging', 'periodic', 'woodbury')
+
+
+def default_jit_compile(config, strategy):
+  """XLA for the loss where it was measured faster: always on TPUs (which
+  need it); on CPUs for small images with a spatial mixing layer and no
+  residual block (its Russian-roulette loop is 2x slower under XLA:CPU)."""
+  if strategy == 'tpu':
+    return True
+  model = config['model']
+  h, w, _ = config['image_shape']
+  return (model.get('mixing') in _XLA_FASTER_MIXINGS and h * w <= 64 and
+          model.get('model_type') != 'residual_flow')
 
 
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
