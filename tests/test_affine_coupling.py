@@ -94,5 +94,5 @@ def test_bad_arguments(kwargs, match):
 def test_conditioner_with_wrong_width():
   net = nets.Conv2D(1, 3, 1)
   layer = AffineCoupling([2, 2, 2], conditioner=net)
-  with pytest.raises(ValueError, match='must return 2 \\* 1 = 2 channels'):
+  with pytest.raises(ValueError, match=r'must return 2 channels \(a shift and a scale for 1 channels\); it returned 3'):
     layer.forward(tf.zeros([1, 2, 2, 2]))
