@@ -84,6 +84,10 @@ def gram_spectral_norm_bound(matrices, iterations=6):
   if int(iterations) < 0:
     raise ValueError(f'`iterations` must be >= 0; got {iterations!r}.')
   g = tf.convert_to_tensor(matrices)
+  # sigma(A) = sigma(A^H): square on the smaller side (C x C, not the hidden
+  # width, for a wide symbol such as a 528 -> 12 convolution).
+  wide = g.shape[-2] is not None and g.shape[-1] is not None and (
+      g.shape[-2] < g.shape[-1])
   log_bound = 0.
   for t in range(int(iterations) + 1):
     norm = _frobenius(g)
@@ -94,13 +98,22 @@ def gram_spectral_norm_bound(matrices, iterations=6):
       if g.dtype.is_complex:  # tf.cast would warn on the gradient's way back
         norm = tf.complex(norm, tf.zeros_like(norm))
       g = g / norm
-      g = tf.linalg.matmul(g, g, adjoint_a=True)
+      if wide and t == 0:
+        g = tf.linalg.matmul(g, g, adjoint_b=True)
+      else:
+        g = tf.linalg.matmul(g, g, adjoint_a=True)
   return tf.exp(log_bound)
 
 
 def norm_bound_grid(spatial_shape, kernel_size, padding):
-  """The torus on which the convolution's norm is certified (see module doc)."""
+  """The torus on which the convolution's norm is certified (see module doc).
+
+  A 1x1 convolution applies the same matrix at every frequency, so one
+  frequency certifies it.
+  """
   (h, w), (k_h, k_w) = spatial_shape, kernel_size
+  if k_h == 1 and k_w == 1:
+    return 1, 1
   if padding == 'CIRCULAR':
     return int(h), int(w)
   return int(h) + (k_h - 1) // 2, int(w) + (k_w - 1) // 2
