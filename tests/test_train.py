@@ -128,6 +128,8 @@ def test_mirrored_on_two_cpus_matches_one_device(tmp_path):
   out = _run('train', f'--workdir={two}', '--max_steps=3',
              '--strategy=mirrored', '--cpu_devices=2', *TINY).stdout
   assert '2 replica(s)' in out
+  # Every variable (ActNorm, optimizer slots) is the same on both devices.
+  assert 'replicas on this worker differ by at most 0\n' in out
   _assert_same_weights(one, two, atol=1e-4)
 
 

@@ -214,6 +214,18 @@ def _convexp_terms(model):
           if isinstance(layer, bijectors.ConvolutionExponential)]
 
 
+def _replica_spread(strategy, variables):
+  """Largest difference between the copies of any variable on this worker's
+  replicas (0 when the replicas have stayed in sync)."""
+  spread = 0.
+  for v in variables:
+    copies = [np.asarray(c.numpy(), np.float64)
+              for c in strategy.experimental_local_results(v)]
+    spread = max([spread] + [float(np.max(np.abs(c - copies[0])))
+                             for c in copies[1:]])
+  return spread
+
+
 def train(run):
   strategy, model, config = run.strategy, run.model, run.config
   workdir = FLAGS.workdir
@@ -401,6 +413,9 @@ def train(run):
         evaluate()
   if progbar is not None:
     sys.stdout.write('\n')
+  if replicas > 1:
+    print(f'replicas on this worker differ by at most '
+          f'{_replica_spread(strategy, state):g}', flush=True)
   manager.save(checkpoint_number=int(step.numpy()))
   elapsed = time.time() - started
   test_bpd = evaluate()
