@@ -22,3 +22,41 @@ def test_digits_split_is_fixed_and_disjoint():
   assert sum(t.tobytes() in rows for t in test) < 10  # only exact duplicates
   with pytest.raises(ValueError, match="'train' or 'test'"):
     data.digits_split('validation')
+
+
+def test_tfds_sets_load_through_mock_data():
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  for name, shape in (('mnist', (28, 28, 1)), ('cifar10', (32, 32, 3)),
+                      ('imagenet_resized/32x32', (32, 32, 3)),
+                      ('imagenet_resized/64x64', (64, 64, 3))):
+    with tfds.testing.mock_data(num_examples=3):
+      images, bins = data.load_images(name, 'test')
+      assert images.shape == (3, *shape) and images.dtype == np.uint8
+      assert bins == 256
+      assert data.image_shape_and_bins(name) == (shape, 256)
+
+
+def test_folder_images_and_their_errors(tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  pictures = rng.integers(0, 256, (12, 4, 6, 3)).astype(np.uint8)
+  for i, picture in enumerate(pictures):
+    tf.io.write_file(str(tmp_path / f'{i:02d}.png'), tf.io.encode_png(picture))
+  (tmp_path / 'readme.txt').write_text('not an image')
+  np.testing.assert_array_equal(data.folder_images(str(tmp_path)), pictures)
+  train, bins = data.load_images('folder', 'train', folder=str(tmp_path))
+  test, _ = data.load_images('folder', 'test', folder=str(tmp_path))
+  assert (len(train), len(test), bins) == (11, 1, 256)
+  np.testing.assert_array_equal(test[0], pictures[9])
+  with pytest.raises(ValueError, match='does not exist'):
+    data.folder_images(str(tmp_path / 'missing'))
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  with pytest.raises(ValueError, match='holds no'):
+    data.folder_images(str(empty))
+  tf.io.write_file(str(tmp_path / '99.png'), tf.io.encode_png(pictures[0][:2]))
+  with pytest.raises(ValueError, match=r'mixed sizes: .*00.png is \(4, 6, 3\) '
+                                       r'but .*99.png is \(2, 6, 3\)'):
+    data.folder_images(str(tmp_path))
+  with pytest.raises(ValueError, match="unknown dataset 'svhn'"):
+    data.load_images('svhn', 'train')
