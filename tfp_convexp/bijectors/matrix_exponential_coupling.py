@@ -15,6 +15,16 @@ __all__ = ['MatrixExponentialCoupling']
 FULL_RANK_LIMIT = 24
 
 
+def rank_and_outputs(transformed_channels, rank=None):
+  """`(rank, conditioner output channels)` for `C_2` transformed channels:
+  `rank` None means MEF's choice (full up to 24 channels, 3 above); the
+  outputs are the shift, then `A` (or its factors `U` and `V`)."""
+  c2 = transformed_channels
+  if rank is None and c2 > FULL_RANK_LIMIT:
+    rank = 3
+  return rank, c2 + (c2 * c2 if rank is None else 2 * rank * c2)
+
+
 def _phi(m):
   """`phi(M) = sum_n M^n / (n + 1)!`, the top-right block of
   `expm([[M, I], [0, 0]])`, for a batch of square matrices."""
@@ -94,12 +104,9 @@ class MatrixExponentialCoupling(coupling.ChannelCoupling):
       if num_masked is None:
         num_masked = c - c // 2
       self._init_coupling(num_masked, context_channels, layer)
-      c2 = c - num_masked
-      if rank is None and c2 > FULL_RANK_LIMIT:
-        rank = 3
       if rank is not None:
-        rank = arguments.int_at_least(rank, 1, 'rank', layer)
-      self._rank = rank
+        arguments.int_at_least(rank, 1, 'rank', layer)
+      self._rank, self._num_outputs = rank_and_outputs(c - num_masked, rank)
       if conditioner is None:
         conditioner = nets.ResidualConvNet(
             num_masked + context_channels, self.num_outputs,
@@ -110,7 +117,7 @@ class MatrixExponentialCoupling(coupling.ChannelCoupling):
       # MEF's initial values: A = (1 / C_2) tanh(h / 8).
       self._in_scale = tf.Variable(np_dtype(1. / 8.), name='in_scale')
       self._in_shift = tf.Variable(np_dtype(0.), name='in_shift')
-      self._out_scale = tf.Variable(np.asarray(1. / c2, np_dtype),
+      self._out_scale = tf.Variable(np.asarray(1. / (c - num_masked), np_dtype),
                                     name='out_scale')
       self._out_shift = tf.Variable(np_dtype(0.), name='out_shift')
       super().__init__(
@@ -128,8 +135,7 @@ class MatrixExponentialCoupling(coupling.ChannelCoupling):
   @property
   def num_outputs(self):
     """Channels the conditioner returns: the shift, then `A` (or U and V)."""
-    c2 = self._event_shape[-1] - self._num_masked
-    return c2 + (c2 * c2 if self._rank is None else 2 * self._rank * c2)
+    return self._num_outputs
 
   def _shift_and_matrices(self, x1, context):
     c2 = self._event_shape[-1] - self._num_masked

@@ -117,11 +117,8 @@ class _Builder(object):
           name=self.name(prefix, 'coupling'))
     if kind == 'mef_coupling':
       k = c - c // 2
-      c2 = c - k
-      rank = o['mef_rank']
-      if rank is None and c2 > bijectors.matrix_exponential_coupling.FULL_RANK_LIMIT:
-        rank = 3
-      outputs = c2 + (c2 * c2 if rank is None else 2 * rank * c2)
+      rank, outputs = bijectors.matrix_exponential_coupling.rank_and_outputs(
+          c - k, o['mef_rank'])
       return bijectors.MatrixExponentialCoupling(
           shape, conditioner=self.conditioner(k + context_channels, outputs),
           num_masked=k, rank=rank, context_channels=context_channels,
