@@ -7,17 +7,14 @@ result and writes `W/eval.json`.
 """
 
 import json
-import math
 import os
 import sys
 import time
 
 from absl import app
 from absl import flags
-import numpy as np
-import tensorflow as tf
-
 from tfp_convexp import data
+from train import evaluation
 from train import run_config
 
 flags.DEFINE_string('workdir', None, 'Work directory of a training run.')
@@ -28,22 +25,6 @@ flags.DEFINE_integer('batch_size', 64, 'Images per batch.')
 flags.DEFINE_integer('seed', 0, 'Seed of the dequantization noise.')
 flags.DEFINE_boolean('jit_compile', True, 'XLA-compile the evaluation.')
 FLAGS = flags.FLAGS
-
-
-def evaluate(model, images, num_samples, batch_size, seed, jit_compile=True):
-  """Mean bits/dim over `images` and its standard error."""
-  dims_ln2 = float(np.prod(images.shape[1:])) * math.log(2.)
-
-  @tf.function(jit_compile=jit_compile)
-  def bpd(batch, batch_seed):
-    return -model.log_prob(batch, seed=batch_seed,
-                           num_samples=num_samples) / dims_ln2
-
-  values = np.concatenate([
-      bpd(tf.constant(images[i:i + batch_size]), tf.constant([seed, i])).numpy()
-      for i in range(0, len(images), batch_size)])
-  return float(values.mean()), float(values.std(ddof=1) / math.sqrt(
-      len(values))) if len(values) > 1 else float('nan')
 
 
 def main(argv):
@@ -62,8 +43,9 @@ def main(argv):
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
   start = time.time()
-  mean, stderr = evaluate(model, images, FLAGS.num_samples, FLAGS.batch_size,
-                          FLAGS.seed, FLAGS.jit_compile)
+  mean, stderr = evaluation.SplitBitsPerDim(
+      model, FLAGS.num_samples, FLAGS.jit_compile)(images, FLAGS.batch_size,
+                                                    FLAGS.seed)
   result = dict(step=step, split=FLAGS.split, num_images=len(images),
                 num_samples=FLAGS.num_samples, bits_per_dim=mean,
                 standard_error=stderr, seconds=round(time.time() - start, 1))

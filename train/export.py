@@ -9,7 +9,6 @@ Signatures (all batch sizes; images are int32 in [0, bins)):
 Loading needs only TensorFlow: `tf.saved_model.load(E).sample(...)`.
 """
 
-import math
 import sys
 
 from absl import app
@@ -17,6 +16,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from tfp_convexp import flows
 from train import run_config
 
 flags.DEFINE_string('workdir', None, 'Work directory of a training run.')
@@ -32,7 +32,6 @@ class Exported(tf.Module):
   def __init__(self, model, image_shape):
     super().__init__()
     self.model = model
-    dims_ln2 = float(np.prod(image_shape)) * math.log(2.)
     images = tf.TensorSpec([None, *image_shape], tf.int32, name='x')
     latents = tf.TensorSpec([None, int(np.prod(image_shape))], tf.float32,
                             name='z')
@@ -43,7 +42,7 @@ class Exported(tf.Module):
 
     @tf.function(input_signature=[images])
     def bits_per_dim(x):
-      return -model.log_prob(x, seed=tf.constant([0, 0])) / dims_ln2
+      return flows.bits_per_dim(model, x, seed=tf.constant([0, 0]))
 
     @tf.function(input_signature=[
         tf.TensorSpec([], tf.int32, name='n'),

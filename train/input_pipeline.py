@@ -1,4 +1,4 @@
-"""Deterministic per-replica training batches, and test batches.
+"""Deterministic per-replica training batches.
 
 Every training example is a global counter `k = step * global_batch + i`.
 Its image is `images[index_shuffle(k mod epoch_size, [seed, epoch])]` and
@@ -80,7 +80,3 @@ def training_batches(images, global_batch_size, seed, start_step,
               deterministic=True)
   return ds.prefetch(2)
 
-
-def test_batches(images, batch_size):
-  """The whole test split in order, `uint8` batches (the last may be short)."""
-  return tf.data.Dataset.from_tensor_slices(images).batch(batch_size)

@@ -27,7 +27,9 @@ import tensorflow as tf
 
 from tfp_convexp import bijectors
 from tfp_convexp import data
+from tfp_convexp import flows
 from train import distribute
+from train import evaluation
 from train import images as image_lib
 from train import input_pipeline
 from train import run_config
@@ -235,7 +237,6 @@ def train(run):
         'batch_size': FLAGS.batch_size, 'seed': FLAGS.seed}})
   image_shape = tuple(config['image_shape'])
   num_bins = config['model']['num_bins']
-  dims_ln2 = float(np.prod(image_shape)) * math.log(2.)
   global_batch = FLAGS.batch_size
   replicas = strategy.num_replicas_in_sync
   steps_per_epoch = input_pipeline.steps_per_epoch(len(run.train_images),
@@ -287,7 +288,7 @@ def train(run):
 
   @tf.function(jit_compile=run.jit)
   def per_example_bpd(images, noise, seed):
-    return -model.log_prob(images, seed=seed, base_noise=noise[None]) / dims_ln2
+    return flows.bits_per_dim(model, images, seed=seed, base_noise=noise[None])
 
   def replica_step(images, noise, batch_index, poison):
     ctx = tf.distribute.get_replica_context()
@@ -324,20 +325,15 @@ def train(run):
     for s, v in zip(snapshot, state):
       v.assign(s)
 
-  @tf.function(jit_compile=run.jit)
-  def eval_bpd(images, seed):
-    return -model.log_prob(images, seed=seed,
-                           num_samples=FLAGS.eval_num_samples) / dims_ln2
+  test_bits_per_dim = evaluation.SplitBitsPerDim(
+      model, FLAGS.eval_num_samples, run.jit)
 
   writer = (tf.summary.create_file_writer(os.path.join(workdir, 'tb'))
             if run.chief else tf.summary.create_noop_writer())
 
   def evaluate():
-    values = []
-    for i, images in enumerate(input_pipeline.test_batches(
-        run.test_images, global_batch)):
-      values.append(eval_bpd(images, tf.constant([FLAGS.seed + 3, i])).numpy())
-    test_bpd = float(np.mean(np.concatenate(values)))
+    test_bpd, _ = test_bits_per_dim(run.test_images, global_batch,
+                                    FLAGS.seed + 3)
     samples = model.sample(FLAGS.num_grid_samples, seed=[FLAGS.seed + 4, 0],
                            temperature=FLAGS.temperature)
     canvas = image_lib.grid(samples.numpy(), num_bins)

@@ -187,7 +187,7 @@ def _flow_seed(seed):
       tf.constant([0, 0], tf.int32))
 
 
-def bits_per_dim(model, x, seed=None, num_samples=1):
+def bits_per_dim(model, x, seed=None, num_samples=1, base_noise=None):
   """`-log2 P(x) / D` per image, for integer images `x`.
 
   Args:
@@ -196,11 +196,14 @@ def bits_per_dim(model, x, seed=None, num_samples=1):
     x: images `[..., H, W, C]`.
     seed: stateless seed of the dequantization noise.
     num_samples: importance samples for a `DequantizedFlow`.
+    base_noise: the dequantizer's base draws instead of `seed`'s (see
+      `DequantizedFlow`).
   """
   x = tf.convert_to_tensor(x)
   dims = float(np.prod(x.shape[-3:]))
   if isinstance(model, DequantizedFlow):
-    log_prob = model.log_prob(x, seed=seed, num_samples=num_samples)
+    log_prob = model.log_prob(x, seed=seed, num_samples=num_samples,
+                              base_noise=base_noise)
   else:
     log_prob = model.log_prob(x)
   return -log_prob / (dims * math.log(2.))
