@@ -272,11 +272,12 @@ def train(run):
     print(f'{workdir} holds this model but no checkpoint: starting at step 0',
           flush=True)
 
-  first_images, first_noise = next(iter(input_pipeline.training_batches(
-      run.train_images, global_batch, FLAGS.seed, int(batches.numpy()), noise_kind)))
   if int(step.numpy()) == 0:
     # Data-dependent ActNorm initialisation on the global batch, in
     # cross-replica context, so every replica (and worker) gets the same.
+    first_images, first_noise = next(iter(input_pipeline.training_batches(
+        run.train_images, global_batch, FLAGS.seed, int(batches.numpy()),
+        noise_kind)))
     with strategy.scope():
       model.log_prob(first_images, seed=[0, 0], base_noise=first_noise[None])
 
