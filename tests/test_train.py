@@ -28,14 +28,18 @@ def _env(extra=None):
   return env
 
 
-def _run(module, *args, env=None, check=True, timeout=600):
-  proc = subprocess.run([sys.executable, '-m', module, *args], cwd=ROOT,
-                        env=_env(env), capture_output=True, text=True,
-                        timeout=timeout)
+def _python(*args, env=None, check=True, timeout=600):
+  """`python *args` in the checkout; fails the test on a non-zero exit."""
+  proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=_env(env),
+                        capture_output=True, text=True, timeout=timeout)
   if check and proc.returncode:
-    raise AssertionError(f'{module} {args} exited {proc.returncode}:\n'
+    raise AssertionError(f'python {args} exited {proc.returncode}:\n'
                          f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
   return proc
+
+
+def _run(module, *args, **kwargs):
+  return _python('-m', module, *args, **kwargs)
 
 
 def _weights(workdir):
@@ -175,9 +179,7 @@ def test_tfds_sets_through_mock_data(tmp_path):
       '      "--densenet_depth=1", "--densenet_growth=4",\n'
       '      "--n_intermediate_channels=8", "--nojit_compile",\n'
       '      "--noprogress", "--num_grid_samples=2"])\n')
-  proc = subprocess.run([sys.executable, '-c', script], cwd=ROOT, env=_env(),
-                        capture_output=True, text=True, timeout=600)
-  assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+  proc = _python('-c', script)
   assert 'mnist: 40 train / 40 test images of (28, 28, 1), 256 levels' in proc.stdout
   assert 'done: 2 steps' in proc.stdout
 
@@ -310,9 +312,7 @@ def test_every_flagfile_reproduces_its_named_configuration():
       '  assert flags.FLAGS.dataset == flows.CONFIGS[flags.FLAGS.model].dataset\n'
       '  out[path] = flags.FLAGS.model\n'
       'print(json.dumps(out))\n')
-  proc = subprocess.run([sys.executable, '-c', script], cwd=ROOT, env=_env(),
-                        capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  proc = _python('-c', script, timeout=300)
   from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
   assert set(json.loads(proc.stdout.splitlines()[-1]).values()) == set(
       flows.CONFIGS)
