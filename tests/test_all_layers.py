@@ -87,3 +87,20 @@ def test_instances_do_not_share_the_cache(name):
   yb = b.forward(x)
   assert a != b
   assert not np.allclose(ya, yb)
+
+
+@pytest.mark.parametrize('dtype', [tf.float16, tf.bfloat16, tf.int32])
+@pytest.mark.parametrize('name', [
+    'ConvolutionExponential', 'Conv1x1 lu', 'MatrixExponential1x1',
+    'EmergingConv', 'PeriodicConv', 'Woodbury', 'ActNorm', 'AffineCoupling',
+    'MatrixExponentialCoupling', 'ConvolutionalSylvester'])
+def test_only_float32_and_float64_are_accepted(name, dtype):
+  """Half precision has no complex FFT and too little range for the
+  certificates; it is refused by name, not left to fail deep inside."""
+  cls = getattr(bijectors, name.split()[0])
+  kwargs = {'Conv1x1': dict(parameterization='lu'), 'Woodbury': dict(rank=(2, 5)),
+            'MatrixExponentialCoupling': dict(hidden_channels=8, num_blocks=1),
+            'ConvolutionalSylvester': dict(hidden_channels=6)}.get(
+                name.split()[0], {})
+  with pytest.raises(ValueError, match=f'float32 or float64; got {dtype.name}'):
+    cls(SHAPE, dtype=dtype, **kwargs)

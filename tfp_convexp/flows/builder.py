@@ -167,6 +167,15 @@ def _check_image_shape(image_shape, n_levels):
   return shape
 
 
+def _float_dtype(dtype):
+  dtype = tf.as_dtype(dtype)
+  if dtype not in (tf.float32, tf.float64):
+    raise ValueError(f'make_flow: `dtype` is the flow\'s floating dtype, '
+                     f'float32 or float64 (images are integers anyway); got '
+                     f'{dtype.name}.')
+  return dtype
+
+
 def make_flow(image_shape,
               num_bins=256,
               mixing='convexp',
@@ -262,7 +271,7 @@ def make_flow(image_shape,
       coupling_scale=coupling_scale, log_scale_range=log_scale_range,
       mef_rank=mef_rank, use_actnorm=bool(use_actnorm),
       convexp_coeff=convexp_coeff, residual_log_det=residual_log_det,
-      seed=int(seed), dtype=tf.as_dtype(dtype))
+      seed=int(seed), dtype=_float_dtype(dtype))
   _choice(dequantization, DEQUANTIZATIONS, 'dequantization')
   build = _Builder(options)
   dtype = options['dtype']
