@@ -102,6 +102,35 @@ def test_replicas_stay_identical_after_cross_replica_init():
   assert 'OK' in out.stdout
 
 
+@pytest.mark.parametrize('regime', ['eager', 'function'])
+def test_non_finite_initialisation_batch_is_refused_not_stored(regime):
+  layer = ActNorm([2, 3, 2])
+  forward = layer.forward if regime == 'eager' else tf.function(layer.forward)
+  bad = np.random.default_rng(0).standard_normal([4, 2, 3, 2])
+  bad[0, 0, 0, 0] = np.nan
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='initialisation batch has non-finite values'):
+    forward(tf.constant(bad, tf.float32))
+  assert not layer.initialized.numpy()
+  assert np.all(layer.loc.numpy() == 0.)
+  good = tf.constant(np.nan_to_num(bad), tf.float32)
+  forward(good)
+  assert layer.initialized.numpy() and np.all(np.isfinite(layer.loc.numpy()))
+
+
+def test_non_finite_initialisation_under_xla_leaves_it_uninitialised():
+  """XLA drops asserts: the layer must then wait for a finite batch."""
+  layer = ActNorm([2, 3, 2])
+  forward = tf.function(layer.forward, jit_compile=True)
+  bad = np.random.default_rng(0).standard_normal([4, 2, 3, 2])
+  bad[0, 0, 0, 0] = np.inf
+  forward(tf.constant(bad, tf.float32))
+  assert not layer.initialized.numpy()
+  assert np.all(np.isfinite(layer.log_scale.numpy()))
+  forward(tf.constant(np.nan_to_num(bad, posinf=0.), tf.float32))
+  assert layer.initialized.numpy()
+
+
 def test_bad_input():
   with pytest.raises(ValueError, match=r'\[\.\.\., 2, 2, 3\]'):
     ActNorm([2, 2, 3]).forward(tf.zeros([1, 2, 2, 4]))

@@ -23,7 +23,9 @@ class ActNorm(base.ImageBijector):
   channel, over the batch and both image axes, so that the first batch
   leaves the layer with zero mean and unit variance; later calls use the
   trained values. It runs eagerly, in `tf.function` and under XLA (a
-  `tf.cond` on an `initialized` flag).
+  `tf.cond` on an `initialized` flag). A batch with non-finite values
+  raises instead of storing them (under XLA, which drops asserts, the layer
+  stays uninitialised until a finite batch comes).
 
   **Under `tf.distribute`** initialise once in cross-replica context, on
   the first global batch, before training: e.g. `model.log_prob(batch)`
@@ -93,10 +95,24 @@ class ActNorm(base.ImageBijector):
   def _initialize(self, x):
     flat = tf.reshape(x, [-1, self._event_shape[-1]])
     mean, variance = tf.nn.moments(flat, axes=[0])
-    return tf.group(
-        self._loc.assign(-mean),
-        self._log_scale.assign(-tf.math.log(tf.sqrt(variance) + 1e-6)),
-        self._initialized.assign(True))
+    finite = tf.reduce_all(tf.math.is_finite(mean)) & tf.reduce_all(
+        tf.math.is_finite(variance))
+    empty = tf.equal(tf.size(flat), 0)
+    # Non-finite statistics would be stored for good: refuse them (eagerly
+    # and in graphs), and where asserts are dropped (XLA) leave the layer
+    # uninitialised so that the next batch initialises it. An empty batch
+    # has no statistics and leaves it uninitialised too.
+    check = tf.debugging.Assert(finite | empty, [
+        f'{type(self).__name__} {self.name!r}: the data-dependent '
+        f'initialisation batch has non-finite values; initialise on finite '
+        f'data.'])
+    ok = finite & ~empty
+    with tf.control_dependencies([check]):
+      return tf.group(
+          self._loc.assign(tf.where(ok, -mean, self._loc)),
+          self._log_scale.assign(tf.where(
+              ok, -tf.math.log(tf.sqrt(variance) + 1e-6), self._log_scale)),
+          self._initialized.assign(ok))
 
   def _forward(self, x):
     x = image_events.check_image_input(x, self._event_shape,
