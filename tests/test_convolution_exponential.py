@@ -96,8 +96,12 @@ def test_optimizers_apply_the_projection(keras_module):
   assert 0.95 * 0.99 < bound <= 0.95
 
 
-def test_validate_args_rejects_a_kernel_outside_the_bound():
-  layer = ConvolutionExponential([3, 4, 2], validate_args=True)
+@pytest.mark.parametrize('padding,method', [('SAME', 'series'),
+                                            ('CIRCULAR', 'series'),
+                                            ('CIRCULAR', 'fourier')])
+def test_validate_args_rejects_a_kernel_outside_the_bound(padding, method):
+  layer = ConvolutionExponential([3, 4, 2], padding=padding, method=method,
+                                 validate_args=True)
   x = tf.zeros([1, 3, 4, 2])
   layer.forward(x)  # projected at construction: fine
   layer.kernel.assign(layer.kernel * 10.)

@@ -130,6 +130,35 @@ def test_validate_args_rejects_unnormalised_adjacency():
     layer.forward(tf.zeros([1, 3, 2]), adjacency=3. * tf.ones([1, 3, 3]))
 
 
+def test_validate_args_rejects_weights_outside_the_bound():
+  layer = GraphConvolutionExponential(4, 3, validate_args=True)
+  adjacency = tf.eye(4)[None] / 2.
+  layer.forward(tf.ones([1, 4, 3]), adjacency=adjacency)
+  layer.weights.assign(100. * layer.weights)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='weights left the certified region'):
+    layer.forward(tf.ones([1, 4, 3]) + 0., adjacency=adjacency)
+  layer.project()
+  layer.forward(tf.ones([1, 4, 3]) + 0., adjacency=adjacency)
+
+
+@pytest.mark.parametrize('dtype', [tf.float32, tf.float64])
+def test_validate_args_accepts_adjacencies_of_norm_exactly_one(dtype):
+  """The identity, and a normalised path graph with self-loops, have
+  ||A||_2 = 1, which the certified (Gram) bound overestimates."""
+  layer = GraphConvolutionExponential(4, 3, validate_args=True, dtype=dtype)
+  path = np.eye(4) + np.eye(4, k=1) + np.eye(4, k=-1)
+  degree = path.sum(1)
+  normalised = path / np.sqrt(degree[:, None] * degree[None])
+  for adjacency in (np.eye(4), normalised):
+    assert abs(np.linalg.norm(adjacency, 2) - 1.) < 1e-12
+    layer.forward(tf.ones([2, 4, 3], dtype),
+                  adjacency=tf.constant(adjacency[None], dtype))
+  with pytest.raises(tf.errors.InvalidArgumentError, match='normalise'):
+    layer.forward(tf.ones([1, 4, 3], dtype),
+                  adjacency=tf.constant(1.001 * np.eye(4)[None], dtype))
+
+
 def test_bad_inputs():
   layer = GraphConvolutionExponential(3, 2)
   with pytest.raises(ValueError, match='pass the adjacency'):

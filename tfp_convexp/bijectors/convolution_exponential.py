@@ -263,13 +263,12 @@ class ConvolutionExponential(base.ImageBijector):
         self._kernel, f'{layer}: kernel has non-finite values.')
     sigma = ops.conv_operator_norm_bound(kernel, self._event_shape[:2],
                                          self._padding, self._gram_iterations)
-    # Only the series relies on the bound; the Fourier path is exact anyway.
-    if self._method == 'fourier':
-      return [kernel]
+    # The Fourier path would be exact outside the bound too, but the layer
+    # promises (and its gradient constraint keeps) ||M||_2 <= norm_bound.
     return [tf.debugging.assert_less_equal(
         sigma, tf.constant(self._norm_bound, sigma.dtype),
         message=(f'{layer} {self.name!r}: the kernel left the certified '
-                 f'region ||M||_2 <= {self._norm_bound}; the series with '
-                 f'{self._terms} terms is no longer certified. Call '
+                 f'region ||M||_2 <= {self._norm_bound}, on which its '
+                 f'series and gradient constraint rely. Call '
                  f'project() after assigning the kernel by hand. x is the '
                  f'certified bound of the current kernel, y the limit.'))]

@@ -33,7 +33,10 @@ class GraphConvolutionExponential(base.OwnsVariables):
   (Gram iteration) norms; the number of terms is then fixed from
   `norm_bound` and `tolerance` as in `ConvolutionExponential`. Adjacencies
   must satisfy `||A||_2 <= adjacency_norm_bound` (1 for the symmetrically
-  normalised `D^-1/2 A D^-1/2`); `validate_args=True` checks it per call.
+  normalised `D^-1/2 A D^-1/2`). `validate_args=True` checks on every call
+  that the weights are finite and inside their bound and that the largest
+  singular value of `A` (computed exactly, up to rounding) is within
+  `adjacency_norm_bound`.
 
   **Batches of graphs of different sizes** are padded to `N` nodes and
   passed with `node_mask` (`[..., N]`, 1 for real nodes): padded rows and
@@ -168,14 +171,34 @@ class GraphConvolutionExponential(base.OwnsVariables):
     if self.validate_args:
       x = tf.debugging.assert_all_finite(x, f'{layer}: input has non-finite '
                                             f'values.')
-      norm = ops.gram_spectral_norm_bound(adjacency, self._gram_iterations)
+      # The exact norm, not the certified upper bound: Gram iteration
+      # overestimates repeated singular values (1.01 for the identity).
+      norm = tf.linalg.svd(adjacency, compute_uv=False)[..., 0]
+      eps = np.finfo(x.dtype.as_numpy_dtype).eps
+      limit = self._adjacency_norm_bound * (1. + 64. * n * eps)
       with tf.control_dependencies([tf.debugging.assert_less_equal(
-          norm, tf.constant(self._adjacency_norm_bound, norm.dtype),
+          norm, tf.constant(limit, norm.dtype),
           message=f'{layer}: ||A||_2 exceeds adjacency_norm_bound='
                   f'{self._adjacency_norm_bound}; normalise the adjacency '
-                  f'(x: its certified norm bound).')]):
+                  f'(x: its largest singular value).')]):
         adjacency = tf.identity(adjacency)
     return x, adjacency, mask, count
+
+  def _parameter_control_dependencies(self, is_init):
+    if not self.validate_args or is_init:
+      return []
+    layer = type(self).__name__
+    weights = tf.debugging.assert_all_finite(
+        self._weights, f'{layer}: weights have non-finite values.')
+    bound = self._weight_norm_bound(weights)
+    return [tf.debugging.assert_less_equal(
+        bound, tf.constant(self._norm_bound, bound.dtype),
+        message=(f'{layer} {self.name!r}: the weights left the certified '
+                 f'region ||W_0|| + {self._adjacency_norm_bound} ||W_1|| <= '
+                 f'{self._norm_bound}; the series with {self._terms} terms '
+                 f'is no longer certified. Call project() after assigning the '
+                 f'weights by hand. x is the certified bound of the current '
+                 f'weights, y the limit.'))]
 
   def _series(self, x, adjacency, mask, sign):
     w0, w1 = tf.unstack(sign * tf.convert_to_tensor(self._weights))
