@@ -10,6 +10,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.math.gradient import batch_jacobian
 
+from tfp_convexp import bijectors
 from tfp_convexp import data
 from tfp_convexp import flows
 import oracle
@@ -303,6 +304,52 @@ def test_bad_input_names_what_was_expected():
   with pytest.raises(ValueError, match='need a stateless `seed`'):
     flows.make_flow((8, 8, 1), model_type='residual_flow', **TINY).bijector.forward(
         tf.zeros([1, 8, 8, 1]))
+
+
+@pytest.mark.parametrize('values, match', [
+    (3.5, 'whole numbers'), (-0.5, r'in \[0, 17\)'), (16.9, 'whole numbers'),
+    (17., r'in \[0, 17\)')])
+def test_numpy_float_images_are_checked_before_the_cast(values, match):
+  """TFP casts NumPy input to the int32 dtype (3.5 -> 3) before `_log_prob`."""
+  model = flows.make_flow((8, 8, 1), num_bins=17, **TINY)
+  with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+    model.log_prob(np.full([2, 8, 8, 1], values), seed=[1, 2])
+  whole = model.log_prob(np.full([2, 8, 8, 1], 3.), seed=[1, 2])
+  np.testing.assert_array_equal(
+      whole, model.log_prob(np.full([2, 8, 8, 1], 3, np.int32), seed=[1, 2]))
+
+
+def test_non_finite_temperatures_and_latents_are_errors_not_garbage():
+  model = flows.make_flow((8, 8, 1), num_bins=17, **TINY)
+  for temperature in (float('nan'), -1., float('inf')):
+    with pytest.raises(ValueError, match='temperature must be a finite number'):
+      model.sample(2, seed=[1, 2], temperature=temperature)
+    with pytest.raises(tf.errors.InvalidArgumentError, match='temperature'):
+      tf.function(lambda t: model.sample(2, seed=[1, 2], temperature=t))(
+          tf.constant(temperature))
+  with pytest.raises(tf.errors.InvalidArgumentError, match='non-finite'):
+    model.decode(tf.fill([1, 64], float('nan')))
+  far = model.decode(tf.fill([1, 64], 1e6)).numpy()  # finite: clipped
+  assert far.min() >= 0 and far.max() <= 16
+
+
+def test_empty_batches():
+  """Also as the very first call: an empty batch does not initialise ActNorm."""
+  model = flows.make_flow((8, 8, 1), num_bins=17, **TINY)
+  assert model.sample(0, seed=[1, 2]).shape == (0, 8, 8, 1)
+  assert model.log_prob(tf.zeros([0, 8, 8, 1], tf.int32),
+                        seed=[1, 2]).shape == (0,)
+  assert flows.bits_per_dim(model, tf.zeros([0, 8, 8, 1], tf.int32),
+                            seed=[1, 2]).shape == (0,)
+  norms = [layer for layer in model.bijector.layers  # not the learned top
+           if isinstance(layer, bijectors.ActNorm) and 'actnorm' in layer.name]
+  assert norms and not any(n.initialized.numpy() for n in norms)
+
+
+def test_make_flow_refuses_non_float_dtypes():
+  for dtype in (tf.int32, tf.float16, tf.bfloat16):
+    with pytest.raises(ValueError, match=f'float32 or float64.*got {dtype.name}'):
+      flows.make_flow((8, 8, 1), dtype=dtype, **TINY)
 
 
 @pytest.mark.parametrize('kwargs', [

@@ -37,7 +37,13 @@ class DequantizedFlow(tfd.Distribution):
   example its own fixed noise, independent of how batches are sharded.
 
   `sample(n, seed=..., temperature=T)` draws the flow's latent from
-  `N(0, T^2 I)`, decodes it and floors it to integer pixels (int32).
+  `N(0, T^2 I)`, decodes it and floors it to integer pixels (int32); `T`
+  must be finite and >= 0.
+
+  With `validate_args=True` (the default) pixel values are checked (in
+  `[0, bins)`, whole numbers; also for NumPy float arrays, which are checked
+  before they are cast), and `decode` refuses non-finite latents and
+  non-finite decoded images instead of casting them to int32.
 
   The continuous model is `flow` and the noise model `dequantizer`; both are
   `tf.Module`s, so `trainable_variables` covers everything.
@@ -143,6 +149,15 @@ class DequantizedFlow(tfd.Distribution):
     with tf.control_dependencies(checks):
       return tf.identity(values)
 
+  def log_prob(self, value, name='log_prob', **kwargs):
+    # TFP would cast a NumPy float array to int32 (3.5 -> 3, -0.5 -> 0)
+    # before `_log_prob` sees it; check the values first, then cast.
+    if not tf.is_tensor(value):
+      value = tf.convert_to_tensor(value)
+      if value.dtype.is_floating:
+        value = tf.cast(self._checked_images(value), tf.int32)
+    return super().log_prob(value, name=name, **kwargs)
+
   def _log_prob(self, x, seed=None, num_samples=1, base_noise=None):
     x = self._checked_images(x)
     noise_seed, flow_seed = samplers.split_seed(
@@ -160,8 +175,25 @@ class DequantizedFlow(tfd.Distribution):
   def _sample_n(self, n, seed=None, temperature=1.):
     latent_seed, flow_seed = samplers.split_seed(
         samplers.sanitize_seed(seed, salt='dequantized_flow_sample'), 2)
+    temperature = self._checked_temperature(temperature)
     z = self._flow.distribution.sample(n, seed=latent_seed)
-    return self.decode(z * tf.cast(temperature, z.dtype), seed=flow_seed)
+    return self.decode(z * temperature, seed=flow_seed)
+
+  def _checked_temperature(self, temperature):
+    message = (f'{self.name}: temperature must be a finite number >= 0; got '
+               f'{temperature!r}.')
+    if isinstance(temperature, (int, float, np.number)):
+      if not 0. <= float(temperature) < math.inf:
+        raise ValueError(message)
+      return tf.constant(temperature, self._float_dtype)
+    temperature = tf.cast(temperature, self._float_dtype)
+    if self.validate_args:
+      temperature = tf.debugging.assert_all_finite(
+          temperature, f'{self.name}: temperature must be finite.')
+      with tf.control_dependencies([tf.debugging.assert_non_negative(
+          temperature, message=f'{self.name}: temperature must be >= 0.')]):
+        temperature = tf.identity(temperature)
+    return temperature
 
   def encode(self, x, seed=None):
     """The latent `[..., D]` of integer images: of `x + u` with uniform
@@ -175,8 +207,15 @@ class DequantizedFlow(tfd.Distribution):
 
   def decode(self, z, seed=None):
     """Integer images (int32) from latents `[..., D]`."""
-    v = self.bijector.inverse(tf.convert_to_tensor(z, self._float_dtype),
-                              seed=_flow_seed(seed))
+    z = tf.convert_to_tensor(z, self._float_dtype)
+    if self.validate_args:
+      z = tf.debugging.assert_all_finite(
+          z, f'{self.name}: decode: the latent has non-finite values.')
+    v = self.bijector.inverse(z, seed=_flow_seed(seed))
+    if self.validate_args:
+      v = tf.debugging.assert_all_finite(
+          v, f'{self.name}: decode: the flow\'s inverse gave non-finite '
+             f'images (is the latent far outside the trained range?).')
     return tf.cast(tf.clip_by_value(tf.floor(v), 0., self._num_bins - 1.),
                    tf.int32)
 
