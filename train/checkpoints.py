@@ -1,0 +1,155 @@
+"""Checkpoints found from their files, written atomically, never reused.
+
+A checkpoint is `ckpt-<step>.index` plus its data files. The store reads
+what is on disk, not TensorFlow's `checkpoint` state file, so a lost or
+corrupt state file loses nothing. A save writes into a scratch folder and
+renames the files into place, index last, so a process killed mid-write
+leaves no `.index` and hence no half checkpoint. A checkpoint that does not
+read back whole (truncated, flipped bytes, missing data) is moved into
+`corrupt/` with a message, and the next older one is used.
+"""
+
+import os
+import re
+import shutil
+
+import tensorflow as tf
+
+_NAME = re.compile(r'^ckpt-(\d+)\.index$')
+CORRUPT_DIR = 'corrupt'
+
+
+class CorruptCheckpoint(Exception):
+  pass
+
+
+def numbers(directory):
+  """Step numbers of the checkpoints in `directory` that have an index."""
+  if not tf.io.gfile.isdir(directory):
+    return []
+  found = [_NAME.match(name) for name in tf.io.gfile.listdir(directory)]
+  return sorted(int(m.group(1)) for m in found if m)
+
+
+def prefix(directory, number):
+  return os.path.join(directory, f'ckpt-{number}')
+
+
+def verify(path):
+  """Reads every tensor of the checkpoint at `path` (checksums included);
+  raises CorruptCheckpoint naming what failed."""
+  try:
+    reader = tf.train.load_checkpoint(path)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except Exception as e:  # pylint: disable=broad-except
+    # The reader raises OpErrors, but also IndexError for a truncated file.
+    message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise CorruptCheckpoint(f'{path}: {message}') from e
+
+
+def _files(path):
+  directory, base = os.path.split(path)
+  return [os.path.join(directory, name) for name in tf.io.gfile.listdir(directory)
+          if name == base + '.index' or name.startswith(base + '.data-')]
+
+
+def quarantine(path):
+  """Moves a damaged checkpoint's files into `corrupt/` (never deletes)."""
+  directory = os.path.join(os.path.dirname(path), CORRUPT_DIR)
+  tf.io.gfile.makedirs(directory)
+  for f in _files(path):
+    tf.io.gfile.rename(f, os.path.join(directory, os.path.basename(f)),
+                       overwrite=True)
+
+
+class Store(object):
+  """The checkpoints of one run in `directory`.
+
+  Args:
+    checkpoint: the `tf.train.Checkpoint` that is saved and restored.
+    directory: where the `ckpt-<step>` files live.
+    keep: how many of the newest checkpoints `save` leaves on disk.
+    log: `print`-like function for what the store did.
+  """
+
+  def __init__(self, checkpoint, directory, keep, log=print):
+    self._checkpoint = checkpoint
+    self.directory = directory
+    self._keep = keep
+    self._log = log
+
+  def latest(self):
+    """Path of the newest intact checkpoint, or None."""
+    return newest_intact(self.directory, self._log, set_aside=True)
+
+  def restore_latest(self):
+    """Restores the newest intact checkpoint; returns its path or None."""
+    path = self.latest()
+    if path:
+      self._checkpoint.read(path).assert_existing_objects_matched()
+    return path
+
+  def save(self, number):
+    """Writes `ckpt-<number>` atomically, then drops checkpoints it
+    supersedes beyond the newest `keep`."""
+    target = prefix(self.directory, number)
+    if tf.io.gfile.exists(target + '.index'):
+      raise RuntimeError(f'{target} exists already; refusing to overwrite a '
+                         f'checkpoint.')
+    scratch = os.path.join(self.directory, f'.partial-{number}')
+    if tf.io.gfile.exists(scratch):
+      tf.io.gfile.rmtree(scratch)
+    written = self._checkpoint.write(os.path.join(scratch, f'ckpt-{number}'))
+    files = _files(written)
+    for f in sorted(files, key=lambda f: f.endswith('.index')):  # index last
+      tf.io.gfile.rename(f, os.path.join(self.directory, os.path.basename(f)),
+                         overwrite=True)
+    tf.io.gfile.rmtree(scratch)
+    kept = numbers(self.directory)
+    for old in kept[:-self._keep]:
+      if old < number:
+        for f in _files(prefix(self.directory, old)):
+          tf.io.gfile.remove(f)
+    _write_state_file(self.directory)
+    return target
+
+
+def _write_state_file(directory):
+  """TensorFlow's `checkpoint` file, for tools that read it (TensorBoard,
+  `tf.train.latest_checkpoint`); this store never relies on it."""
+  names = [f'ckpt-{n}' for n in numbers(directory)]
+  lines = [f'model_checkpoint_path: "{names[-1]}"'] + [
+      f'all_model_checkpoint_paths: "{n}"' for n in names]
+  path = os.path.join(directory, 'checkpoint')
+  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+
+
+def newest_intact(directory, log=print, set_aside=True):
+  """The newest checkpoint in `directory` that reads back whole. Each damaged
+  newer one gets a message and, with `set_aside`, is moved into `corrupt/`
+  (so that its number is free and it is never read again)."""
+  for number in reversed(numbers(directory)):
+    path = prefix(directory, number)
+    try:
+      verify(path)
+      return path
+    except CorruptCheckpoint as e:
+      where = ''
+      if set_aside:
+        quarantine(path)
+        where = f'; moved it to {os.path.join(directory, CORRUPT_DIR)}'
+      log(f'checkpoint {path} is damaged ({e}){where}; using the previous '
+          f'one')
+  return None
+
+
+def remove_scratch(directory):
+  """Removes folders of saves that a killed process did not finish."""
+  if tf.io.gfile.isdir(directory):
+    for name in tf.io.gfile.listdir(directory):
+      if name.startswith('.partial-'):
+        shutil.rmtree(os.path.join(directory, name.rstrip('/')),
+                      ignore_errors=True)
