@@ -117,24 +117,43 @@ def test_a_killed_run_keeps_its_checkpoints_and_resumes(tmp_path):
 def test_non_finite_steps_are_skipped_then_the_checkpoint_restored(tmp_path):
   work = str(tmp_path / 'run')
   out = _run('train', f'--workdir={work}', '--max_steps=8',
-             '--checkpoint_every=2', '--inject_nonfinite_at=3,5,6,7',
+             '--checkpoint_every=2', '--inject_nonfinite_at=3,5,5,5',
              '--max_nonfinite=3', *TINY).stdout
   assert 'step 3: non-finite loss (nan); step skipped (1 in a row)' in out
-  assert 'restored the last good checkpoint' in out
+  assert 'step 4: non-finite' not in out
+  assert 'step 5: non-finite loss (nan); step skipped (3 in a row)' in out
+  assert 'restored the last good checkpoint' in out and '(step 4)' in out
   assert 'done: 8 steps' in out
   _, weights = _weights(work)
   assert all(np.all(np.isfinite(w)) for w in weights.values())
 
 
+# The tiny model with the programs' default XLA choice (digits + convexp:
+# the loss and the evaluations are XLA-compiled).
+TINY_DEFAULT_JIT = [a for a in TINY if a != '--nojit_compile']
+
+
+def _evaluate_sample_export(work, tmp_path):
+  """What users run after training, each with its default settings."""
+  assert 'test bits/dim at step' in _run(
+      'train.evaluate', f'--workdir={work}', '--num_samples=2').stdout
+  _run('train.sample', f'--workdir={work}', '--num=3')
+  _run('train.export', f'--workdir={work}', f'--export_dir={tmp_path}/export')
+  assert os.path.exists(tmp_path / 'export' / 'saved_model.pb')
+
+
 def test_mirrored_on_two_cpus_matches_one_device(tmp_path):
   one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
-  _run('train', f'--workdir={one}', '--max_steps=3', *TINY)
+  _run('train', f'--workdir={one}', '--max_steps=3', *TINY_DEFAULT_JIT)
   out = _run('train', f'--workdir={two}', '--max_steps=3',
-             '--strategy=mirrored', '--cpu_devices=2', *TINY).stdout
-  assert '2 replica(s)' in out
+             '--strategy=mirrored', '--cpu_devices=2',
+             *TINY_DEFAULT_JIT).stdout
+  assert '2 replica(s)' in out and 'XLA loss: True' in out
   # Every variable (ActNorm, optimizer slots) is the same on both devices.
   assert 'replicas on this worker differ by at most 0\n' in out
+  assert 'done: 3 steps' in out  # through the final (XLA) evaluation
   _assert_same_weights(one, two, atol=1e-4)
+  _evaluate_sample_export(two, tmp_path)
 
 
 def _free_ports(n):
@@ -149,7 +168,7 @@ def _free_ports(n):
 
 def test_two_workers_on_localhost_match_one_worker(tmp_path):
   one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
-  _run('train', f'--workdir={one}', '--max_steps=3', *TINY)
+  _run('train', f'--workdir={one}', '--max_steps=3', *TINY_DEFAULT_JIT)
   workers = [f'127.0.0.1:{p}' for p in _free_ports(2)]
   procs = []
   for index in range(2):
@@ -157,14 +176,15 @@ def test_two_workers_on_localhost_match_one_worker(tmp_path):
                             'task': {'type': 'worker', 'index': index}})
     procs.append(subprocess.Popen(
         [sys.executable, '-m', 'train', f'--workdir={two}', '--max_steps=3',
-         '--strategy=multi_worker', *TINY], cwd=ROOT,
+         '--strategy=multi_worker', *TINY_DEFAULT_JIT], cwd=ROOT,
         env=_env({'TF_CONFIG': tf_config}), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True))
   outputs = [p.communicate(timeout=600)[0] for p in procs]
   assert all(p.returncode == 0 for p in procs), outputs
-  assert '2 replica(s)' in outputs[0]
+  assert '2 replica(s)' in outputs[0] and 'done: 3 steps' in outputs[0]
   assert not os.path.exists(os.path.join(two, 'tmp', 'worker_1'))
   _assert_same_weights(one, two, atol=1e-4)
+  _evaluate_sample_export(two, tmp_path)
 
 
 def test_tfds_sets_through_mock_data(tmp_path):
@@ -223,6 +243,23 @@ def test_export_reloads_without_tfp_convexp(tmp_path):
       'np.savez(sys.argv[1], log_prob=m.log_prob(x), bits_per_dim='
       'm.bits_per_dim(x), sample=m.sample(tf.constant(4), tf.constant(0.7), '
       'tf.constant([1, 2])), encode=z, decoded=m.decode(z))\n'
+      'assert m.sample(tf.constant(0), tf.constant(1.), tf.constant([1, 2]))'
+      '.shape == (0, 8, 8, 1)\n'
+      'bad = [(m.sample, (tf.constant(2), tf.constant(float("nan")), '
+      'tf.constant([1, 2])), "temperature must be finite"),\n'
+      '       (m.sample, (tf.constant(2), tf.constant(-1.), tf.constant([1, 2]))'
+      ', "temperature must be >= 0"),\n'
+      '       (m.decode, (tf.fill([1, 64], float("nan")),), "the latent has '
+      'non-finite values"),\n'
+      '       (m.log_prob, (tf.fill([1, 8, 8, 1], 17),), "pixel values must '
+      'be in [0, 17)")]\n'
+      'for fn, args, message in bad:\n'
+      '  try:\n'
+      '    fn(*args)\n'
+      '  except tf.errors.InvalidArgumentError as e:\n'
+      '    assert message in e.message, e.message\n'
+      '  else:\n'
+      '    raise AssertionError(message)\n'
       'loaded = [k for k in sys.modules if k.startswith(("tfp_convexp", '
       '"tensorflow_probability"))]\n'
       'assert not loaded, loaded\n')
@@ -243,12 +280,9 @@ def test_export_reloads_without_tfp_convexp(tmp_path):
      "image folder '/nonexistent' does not exist"),
     (['--dataset=digits', '--image_folder=/tmp'],
      '--image_folder is only read with --dataset=folder'),
-    (['--cpu_devices=2'], '--cpu_devices splits the CPU for '
-                          '--strategy=mirrored; got --strategy=default'),
     (['--n_levels=4'], 'divisible by 2^4 = 16; got image_shape (8, 8, 1)'),
     (['--n_levels=2', '--n_subflows=1,2,3'], '--n_subflows gives 3 levels'),
-    (['--model=glow'], "--model='glow' is not a configuration"),
-    (['--batch_size=0'], '--batch_size must be >= 1'),
+    (['--model=glow'], 'flag --model=glow: value should be one of'),
     (['--strategy=tpu'], '--strategy=tpu needs --tpu'),
 ])
 def test_bad_flags_exit_2_before_training(tmp_path, args, message):
@@ -271,14 +305,15 @@ def test_mixed_image_sizes_exit_2(tmp_path):
 def test_workdir_of_another_model_is_left_alone(tmp_path):
   work = str(tmp_path / 'run')
   _run('train', f'--workdir={work}', '--max_steps=2', *TINY)
-  before = {f: os.path.getmtime(os.path.join(work, f)) for f in os.listdir(work)}
+  before = {f: os.path.getmtime(os.path.join(work, f)) for f in os.listdir(work)
+            if f != 'LOCK'}
   proc = _run('train', f'--workdir={work}', '--max_steps=2', '--mixing=1x1',
               *TINY, check=False)
   assert proc.returncode == 2
   assert "holds a checkpoint of a different model (model.mixing: 'convexp' " \
          "-> '1x1')" in proc.stderr
   assert {f: os.path.getmtime(os.path.join(work, f))
-          for f in os.listdir(work)} == before
+          for f in os.listdir(work) if f != 'LOCK'} == before
   out = _run('train', f'--workdir={work}', '--max_steps=2', '--mixing=1x1',
              '--overwrite', *TINY).stdout
   assert 'done: 2 steps' in out

@@ -6,9 +6,7 @@ dequantization it is the bound of the same number of draws. Prints the
 result and writes `W/eval.json`.
 """
 
-import json
 import os
-import sys
 import time
 
 from absl import app
@@ -16,43 +14,50 @@ from absl import flags
 from tfp_convexp import data
 from train import evaluation
 from train import run_config
+from train import workdir as workdir_lib
 
-flags.DEFINE_string('workdir', None, 'Work directory of a training run.')
+flags.DEFINE_string('workdir', None, 'Work directory of a training run.',
+                    required=True)
 flags.DEFINE_string('checkpoint', None, 'Checkpoint path; default: latest.')
 flags.DEFINE_enum('split', 'test', ['train', 'test'], 'Split to evaluate.')
-flags.DEFINE_integer('num_samples', 16, 'Importance samples per image.')
-flags.DEFINE_integer('batch_size', 64, 'Images per batch.')
-flags.DEFINE_integer('seed', 0, 'Seed of the dequantization noise.')
+flags.DEFINE_integer('num_samples', 16, 'Importance samples per image.',
+                     lower_bound=1)
+flags.DEFINE_integer('batch_size', 64, 'Images per batch.', lower_bound=1)
+flags.DEFINE_integer('seed', 0, 'Seed of the dequantization noise.',
+                     lower_bound=0)
 flags.DEFINE_boolean('jit_compile', True, 'XLA-compile the evaluation.')
 FLAGS = flags.FLAGS
 
 
+@run_config.exits_2_on_usage_errors
 def main(argv):
   del argv
-  try:
-    if not FLAGS.workdir:
-      raise run_config.UsageError('--workdir is required.')
-    if FLAGS.num_samples < 1 or FLAGS.batch_size < 1:
-      raise run_config.UsageError('--num_samples and --batch_size must be '
-                                  '>= 1.')
+  with workdir_lib.Lock(FLAGS.workdir, 'python -m train.evaluate'):
     config, model, step = run_config.restore(FLAGS.workdir, FLAGS.checkpoint)
-    images, _ = data.load_images(config['dataset'], FLAGS.split,
-                                 config.get('data_dir'),
-                                 config.get('image_folder'))
-  except (run_config.UsageError, ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  start = time.time()
-  mean, stderr = evaluation.SplitBitsPerDim(
-      model, FLAGS.num_samples, FLAGS.jit_compile)(images, FLAGS.batch_size,
-                                                    FLAGS.seed)
-  result = dict(step=step, split=FLAGS.split, num_images=len(images),
-                num_samples=FLAGS.num_samples, bits_per_dim=mean,
-                standard_error=stderr, seconds=round(time.time() - start, 1))
-  with open(os.path.join(FLAGS.workdir, 'eval.json'), 'w') as f:
-    json.dump(result, f, indent=1)
-  print(f'{FLAGS.split} bits/dim at step {step}: {mean:.4f} +- {stderr:.4f} '
-        f'({len(images)} images, {FLAGS.num_samples} importance samples)')
+    try:
+      images, _ = data.load_images(config['dataset'], FLAGS.split,
+                                   config.get('data_dir'),
+                                   config.get('image_folder'))
+    except ValueError as e:
+      raise run_config.UsageError(str(e)) from e
+    start = time.time()
+    mean, stderr = evaluation.SplitBitsPerDim(
+        model, FLAGS.num_samples, FLAGS.jit_compile)(images, FLAGS.batch_size,
+                                                      FLAGS.seed)
+    result = dict(step=step, split=FLAGS.split, num_images=len(images),
+                  num_samples=FLAGS.num_samples, bits_per_dim=mean,
+                  standard_error=stderr,
+                  seconds=round(time.time() - start, 1))
+    # The result first: a failing write must not lose minutes of work.
+    print(f'{FLAGS.split} bits/dim at step {step}: {mean:.4f} +- '
+          f'{stderr:.4f} ({len(images)} images, {FLAGS.num_samples} '
+          f'importance samples)', flush=True)
+    path = os.path.join(FLAGS.workdir, 'eval.json')
+    try:
+      workdir_lib.write_json(path, result)
+    except OSError as e:
+      raise run_config.UsageError(f'cannot write {path!r} ({e.strerror}); '
+                                  f'the result is printed above.') from e
 
 
 if __name__ == '__main__':

@@ -9,8 +9,6 @@ Signatures (all batch sizes; images are int32 in [0, bins)):
 Loading needs only TensorFlow: `tf.saved_model.load(E).sample(...)`.
 """
 
-import sys
-
 from absl import app
 from absl import flags
 import numpy as np
@@ -18,10 +16,13 @@ import tensorflow as tf
 
 from tfp_convexp import flows
 from train import run_config
+from train import workdir as workdir_lib
 
-flags.DEFINE_string('workdir', None, 'Work directory of a training run.')
+flags.DEFINE_string('workdir', None, 'Work directory of a training run.',
+                    required=True)
 flags.DEFINE_string('checkpoint', None, 'Checkpoint path; default: latest.')
-flags.DEFINE_string('export_dir', None, 'Where to write the SavedModel.')
+flags.DEFINE_string('export_dir', None, 'Where to write the SavedModel.',
+                    required=True)
 flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
 FLAGS = flags.FLAGS
 
@@ -71,22 +72,25 @@ def export(model, image_shape, export_dir):
   return module
 
 
+@run_config.exits_2_on_usage_errors
 def main(argv):
   del argv
-  try:
-    if not FLAGS.workdir or not FLAGS.export_dir:
-      raise run_config.UsageError('--workdir and --export_dir are required.')
-    if tf.io.gfile.exists(FLAGS.export_dir) and tf.io.gfile.listdir(
-        FLAGS.export_dir) and not FLAGS.overwrite:
-      raise run_config.UsageError(f'--export_dir={FLAGS.export_dir!r} is not '
-                                  f'empty; pass --overwrite to replace it.')
+  workdir_lib.check_directory(FLAGS.export_dir, '--export_dir')
+  if tf.io.gfile.exists(FLAGS.export_dir) and tf.io.gfile.listdir(
+      FLAGS.export_dir) and not FLAGS.overwrite:
+    raise run_config.UsageError(f'--export_dir={FLAGS.export_dir!r} is not '
+                                f'empty; pass --overwrite to replace it.')
+  with workdir_lib.Lock(FLAGS.workdir, 'python -m train.export'):
     config, model, step = run_config.restore(FLAGS.workdir, FLAGS.checkpoint)
-  except run_config.UsageError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  if tf.io.gfile.exists(FLAGS.export_dir):
-    tf.io.gfile.rmtree(FLAGS.export_dir)
-  export(model, config['image_shape'], FLAGS.export_dir)
+    # Written beside the target and swapped in whole: a failed export never
+    # destroys the previous one.
+    staging = FLAGS.export_dir.rstrip('/') + '.partial'
+    if tf.io.gfile.exists(staging):
+      tf.io.gfile.rmtree(staging)
+    export(model, config['image_shape'], staging)
+    if tf.io.gfile.exists(FLAGS.export_dir):
+      tf.io.gfile.rmtree(FLAGS.export_dir)
+    tf.io.gfile.rename(staging, FLAGS.export_dir)
   print(f'exported step {step} to {FLAGS.export_dir}: signatures log_prob, '
         f'bits_per_dim, sample, encode, decode')
 

@@ -4,14 +4,18 @@ Training writes `config.json` into the work directory; resuming, evaluation,
 sampling and export rebuild exactly that model from it.
 """
 
-import json
+import functools
+import math
 import os
 import sys
 
+from absl import app
 from absl import flags
 
 from tfp_convexp import data
 from tfp_convexp import flows
+from train import checkpoints
+from train import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
 CONFIG_FILE = 'config.json'
@@ -29,8 +33,7 @@ MODEL_FLAGS = {
 }
 
 
-class UsageError(ValueError):
-  """Bad flags or data: reported with exit code 2 before training starts."""
+UsageError = workdir_lib.UsageError
 
 
 def parse_flags(argv):
@@ -43,6 +46,23 @@ def parse_flags(argv):
     sys.exit(2)
 
 
+def exits_2_on_usage_errors(main):
+  """Wraps a program's `main`: a UsageError becomes `error: ...` on stderr
+  and exit code 2 (absl would print the whole usage text)."""
+
+  @functools.wraps(main)
+  def wrapped(argv):
+    if len(argv) > 1:
+      print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
+      sys.exit(2)
+    try:
+      return main(argv)
+    except app.UsageError as e:
+      print(f'error: {e}', file=sys.stderr)
+      sys.exit(2)
+  return wrapped
+
+
 def define_model_flags():
   """The model and data flags (names as in the papers' commands)."""
   flags.DEFINE_enum('dataset', 'digits', list(data.DATASETS),
@@ -51,23 +71,26 @@ def define_model_flags():
   flags.DEFINE_string('data_dir', None, 'tensorflow-datasets data directory.')
   flags.DEFINE_string('image_folder', None,
                       'Folder of PNG/JPEG images, for --dataset=folder.')
-  flags.DEFINE_string('model', 'digits_convexp',
-                      f'Starting configuration, one of '
-                      f'{sorted(flows.CONFIGS)}; the model flags below '
-                      f'override it when given.')
+  flags.DEFINE_enum('model', 'digits_convexp', sorted(flows.CONFIGS),
+                    'Starting configuration (`flows.CONFIGS`); the model '
+                    'flags below override it when given.')
   flags.DEFINE_enum('mixing', None, list(flows.MIXINGS), 'Mixing layer.')
   flags.DEFINE_enum('model_type', None, list(flows.MODEL_TYPES),
                     'Transformation of each step.')
   flags.DEFINE_enum('coupling_net', None, list(flows.COUPLING_NETS),
                     'Conditioner network of couplings and split priors.')
-  flags.DEFINE_integer('n_levels', None, 'Levels of the multiscale flow.')
+  flags.DEFINE_integer('n_levels', None, 'Levels of the multiscale flow.',
+                       lower_bound=1)
   flags.DEFINE_list('n_subflows', None,
                     'Steps per level: one int, or one per level.')
-  flags.DEFINE_integer('densenet_depth', None, 'Dense layers per DenseNet.')
-  flags.DEFINE_integer('densenet_growth', None, 'DenseNet growth rate.')
+  flags.DEFINE_integer('densenet_depth', None, 'Dense layers per DenseNet.',
+                       lower_bound=1)
+  flags.DEFINE_integer('densenet_growth', None, 'DenseNet growth rate.',
+                       lower_bound=1)
   flags.DEFINE_integer('n_intermediate_channels', None,
                        'Width of the conditioners (and Sylvester / residual '
-                       'blocks). `--n_internal_channels` is an alias.')
+                       'blocks). `--n_internal_channels` is an alias.',
+                       lower_bound=1)
   flags.DEFINE_alias('n_internal_channels', 'n_intermediate_channels')
   flags.DEFINE_boolean('use_gated_conv', None, 'Gated DenseNet outputs.')
   flags.DEFINE_boolean('use_splitprior', None, 'Learned split priors.')
@@ -75,26 +98,30 @@ def define_model_flags():
   flags.DEFINE_enum('dequantize_distribution', None, ['uniform', 'flow'],
                     'Uniform or variational (flow) dequantization.')
   flags.DEFINE_integer('dequantize_subflows', None,
-                       'Couplings of the dequantization flow.')
+                       'Couplings of the dequantization flow.',
+                       lower_bound=1)
   flags.DEFINE_integer('n_context', None, 'Channels of the dequantization '
-                       'context network.')
+                       'context network.', lower_bound=1)
   flags.DEFINE_float('convexp_coeff', None, 'Norm bound of convexp layers.')
-  flags.DEFINE_integer('resnet_blocks', None, 'Blocks of MEF\'s conditioner.')
+  flags.DEFINE_integer('resnet_blocks', None, 'Blocks of MEF\'s conditioner.',
+                       lower_bound=1)
+  flags.register_validator(
+      'convexp_coeff', lambda v: v is None or 0. < v < math.inf,
+      '--convexp_coeff must be a finite number > 0.')
+  flags.register_validator(
+      'n_subflows', lambda v: v is None or (
+          bool(v) and all(s.strip().isdigit() and int(s) > 0 for s in v)),
+      '--n_subflows must be one positive int or a comma-separated list of '
+      'them (one per level).')
 
 
 def _subflows(values):
-  try:
-    ints = [int(v) for v in values]
-  except ValueError as e:
-    raise UsageError(f'--n_subflows must be ints; got {values!r}.') from e
+  ints = [int(v) for v in values]  # checked by the flag's validator
   return ints[0] if len(ints) == 1 else ints
 
 
 def from_flags():
   """The run configuration (a JSON-able dict) the flags describe."""
-  if FLAGS.model not in flows.CONFIGS:
-    raise UsageError(f'--model={FLAGS.model!r} is not a configuration; '
-                     f'expected one of {sorted(flows.CONFIGS)}.')
   if FLAGS.dataset == 'folder' and not FLAGS.image_folder:
     raise UsageError('--dataset=folder needs --image_folder.')
   if FLAGS.image_folder and FLAGS.dataset != 'folder':
@@ -132,20 +159,23 @@ def build_model(config):
 
 
 def load(workdir):
+  if not os.path.isdir(workdir):
+    raise UsageError(f'--workdir={workdir!r} is not a directory.')
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
     raise UsageError(f'{workdir!r} holds no {CONFIG_FILE}: not a training '
                      f'work directory.')
-  with open(path) as f:
-    return json.load(f)
+  config = workdir_lib.read_json(path)
+  if not isinstance(config, dict) or not {'image_shape', 'model'} <= set(config):
+    raise UsageError(f'{path!r} is not a run configuration (no image_shape '
+                     f'and model); restore it or start again with '
+                     f'--overwrite.')
+  return config
 
 
 def save(workdir, config):
   """Writes the configuration atomically (a partial file is never left)."""
-  path = os.path.join(workdir, CONFIG_FILE)
-  with open(path + '.tmp', 'w') as f:
-    json.dump(config, f, indent=1, sort_keys=True)
-  os.replace(path + '.tmp', path)
+  workdir_lib.write_json(os.path.join(workdir, CONFIG_FILE), config)
 
 
 def differences(old, new):
@@ -166,10 +196,26 @@ def restore(workdir, checkpoint=None):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   config = load(workdir)
   model = build_model(config)
-  path = checkpoint or tf.train.latest_checkpoint(
-      os.path.join(workdir, 'checkpoints'))
+  if checkpoint:
+    try:
+      checkpoints.verify(checkpoint)
+    except checkpoints.CorruptCheckpoint as e:
+      raise UsageError(f'--checkpoint={checkpoint!r} cannot be read ({e}).'
+                       ) from e
+    path = checkpoint
+  else:
+    path = checkpoints.newest_intact(os.path.join(workdir, 'checkpoints'),
+                                     log=_log_to_stderr, set_aside=False)
   if not path:
-    raise UsageError(f'{workdir!r} holds no checkpoint yet.')
+    raise UsageError(f'{workdir!r} holds no intact checkpoint yet.')
   step = tf.Variable(0, dtype=tf.int64)
-  tf.train.Checkpoint(model=model, step=step).restore(path).expect_partial()
+  try:
+    tf.train.Checkpoint(model=model, step=step).read(path).expect_partial()
+  except (tf.errors.OpError, ValueError, AssertionError) as e:
+    raise UsageError(f'checkpoint {path!r} does not hold this model ({e}).'
+                     ) from e
   return config, model, int(step)
+
+
+def _log_to_stderr(message):
+  print(message, file=sys.stderr, flush=True)

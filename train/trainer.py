@@ -8,12 +8,19 @@ It writes into `--workdir`: `config.json` (the model), `checkpoints/`
 (every `--checkpoint_every` steps and at the end; a rerun resumes from the
 last one with the same step, optimizer state and data position),
 `tb/` (TensorBoard), `samples_<step>.png` at every evaluation, and
-`final.json` (test bits/dim). Bad flags or data exit with code 2 before any
-training, and nothing in an existing work directory is replaced without
-`--overwrite`.
+`final.json` (test bits/dim).
+
+Bad flags, data or settings exit with code 2 and one `error:` line before
+any training; so does a run that cannot make progress (non-finite steps
+that restoring the last checkpoint `--max_restores` times did not cure).
+A `LOCK` file keeps a second program out of a work directory in use.
+Checkpoints are found from their files, written atomically, and a damaged
+one is set aside for the previous one; nothing in an existing work
+directory is replaced without `--overwrite`.
 """
 
-import json
+import collections
+import functools
 import math
 import os
 import shutil
@@ -28,121 +35,177 @@ import tensorflow as tf
 from tfp_convexp import bijectors
 from tfp_convexp import data
 from tfp_convexp import flows
+from train import checkpoints
 from train import distribute
 from train import evaluation
 from train import images as image_lib
 from train import input_pipeline
 from train import run_config
+from train import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
 run_config.define_model_flags()
-flags.DEFINE_integer('epochs', 40, 'Training epochs.')
-flags.DEFINE_integer('batch_size', 64, 'Global batch size (all replicas).')
-flags.DEFINE_float('lr', 1e-3, 'Peak learning rate.')
+flags.DEFINE_integer('epochs', 40, 'Training epochs.', lower_bound=1)
+flags.DEFINE_integer('batch_size', 64, 'Global batch size (all replicas).',
+                     lower_bound=1)
+flags.DEFINE_float('lr', 1e-3, 'Peak learning rate, > 0.')
 flags.DEFINE_alias('learning_rate', 'lr')
-flags.DEFINE_integer('warmup', 10, 'Epochs of linear learning-rate warm-up.')
-flags.DEFINE_float('lr_decay', 0.995, 'Learning-rate factor per epoch.')
+flags.DEFINE_integer('warmup', 10, 'Epochs of linear learning-rate warm-up.',
+                     lower_bound=0)
+flags.DEFINE_float('lr_decay', 0.995, 'Learning-rate factor per epoch, in '
+                   '(0, 1].')
 flags.DEFINE_enum('optimizer', 'adamax', ['adam', 'adamax'],
                   'Optimizer (the convolution-exponential runs: Adamax).')
-flags.DEFINE_float('clip_grad_norm', 100., 'Global gradient-norm clip; 0: off.')
-flags.DEFINE_integer('seed', 0, 'Seed of weights, data order and noise.')
+flags.DEFINE_float('clip_grad_norm', 100., 'Global gradient-norm clip, >= 0; '
+                   '0: off.')
+flags.DEFINE_integer('seed', 0, 'Seed of weights, data order and noise.',
+                     lower_bound=0)
 flags.DEFINE_string('workdir', os.path.join('runs', 'default'),
                     'Work directory (checkpoints, logs, samples).')
 flags.DEFINE_enum('strategy', 'default', list(distribute.STRATEGIES),
                   'tf.distribute strategy.')
 flags.DEFINE_string('tpu', None, 'TPU name or address, for --strategy=tpu.')
 flags.DEFINE_integer('cpu_devices', 0, 'Split the CPU into this many logical '
-                     'devices (--strategy=mirrored without accelerators).')
+                     'devices (--strategy=mirrored without accelerators).',
+                     lower_bound=0)
 flags.DEFINE_boolean('jit_compile', None, 'XLA-compile the loss; default: '
                      'where benchmarks/train_bench.py measured it faster (see '
                      '`default_jit_compile`).')
-flags.DEFINE_integer('max_steps', 0, 'Stop after this many steps; 0: no cap.')
-flags.DEFINE_integer('checkpoint_every', 200, 'Checkpoint interval in steps.')
-flags.DEFINE_integer('keep_checkpoints', 3, 'Checkpoints kept on disk.')
-flags.DEFINE_integer('eval_every', 10, 'Evaluate every this many epochs.')
+flags.DEFINE_integer('max_steps', 0, 'Stop after this many steps; 0: no cap.',
+                     lower_bound=0)
+flags.DEFINE_integer('checkpoint_every', 200, 'Checkpoint interval in steps.',
+                     lower_bound=1)
+flags.DEFINE_integer('keep_checkpoints', 3, 'Checkpoints kept on disk.',
+                     lower_bound=1)
+flags.DEFINE_integer('eval_every', 10, 'Evaluate every this many epochs.',
+                     lower_bound=1)
 flags.DEFINE_integer('eval_num_samples', 1,
-                     'Importance samples of the evaluations during training.')
-flags.DEFINE_integer('num_grid_samples', 64, 'Images in each sample grid.')
-flags.DEFINE_float('temperature', 1., 'Temperature of the sample grids.')
-flags.DEFINE_integer('log_every', 10, 'TensorBoard scalar interval (steps).')
+                     'Importance samples of the evaluations during training.',
+                     lower_bound=1)
+flags.DEFINE_integer('num_grid_samples', 64, 'Images in each sample grid.',
+                     lower_bound=1)
+flags.DEFINE_float('temperature', 1., 'Temperature of the sample grids, >= 0.')
+flags.DEFINE_integer('log_every', 10, 'TensorBoard scalar interval (steps).',
+                     lower_bound=1)
 flags.DEFINE_integer('max_nonfinite', 3, 'Consecutive non-finite steps (each '
-                     'skipped) before the last good checkpoint is restored.')
-flags.DEFINE_boolean('overwrite', False, 'Replace what is in --workdir.')
+                     'skipped) before the last good checkpoint is restored.',
+                     lower_bound=1)
+flags.DEFINE_integer('max_restores', 3, 'Restores of the last good checkpoint '
+                     'without reaching a new one before the run stops.',
+                     lower_bound=1)
+flags.DEFINE_boolean('overwrite', False, 'Replace the run in --workdir (its '
+                     'files are kept aside until the new run saves its first '
+                     'checkpoint; other files are left alone).')
+flags.DEFINE_boolean('accept_changed_settings', False, 'Resume although a '
+                     'training setting (e.g. --lr) differs from the one the '
+                     'run was started with; config.json records the change.')
 flags.DEFINE_boolean('progress', True, 'Show a progress bar per epoch.')
 flags.DEFINE_list('inject_nonfinite_at', [], 'Testing aid: steps whose loss '
-                  'is made NaN, to exercise the recovery path.')
+                  'is made NaN; a step listed k times fails its first k '
+                  'attempts.')
+
+flags.register_validator('lr', lambda v: 0. < v < math.inf,
+                         '--lr must be a finite number > 0.')
+flags.register_validator('lr_decay', lambda v: 0. < v <= 1.,
+                         '--lr_decay must be in (0, 1].')
+flags.register_validator('clip_grad_norm', lambda v: 0. <= v < math.inf,
+                         '--clip_grad_norm must be a finite number >= 0 '
+                         '(0: no clipping).')
+flags.register_validator('temperature', lambda v: 0. <= v < math.inf,
+                         '--temperature must be a finite number >= 0.')
+flags.register_validator(
+    'inject_nonfinite_at',
+    lambda v: all(s.strip().isdigit() for s in v),
+    '--inject_nonfinite_at must list step numbers >= 0.')
+flags.register_multi_flags_validator(
+    ['cpu_devices', 'strategy'],
+    lambda f: not f['cpu_devices'] or f['strategy'] == 'mirrored',
+    '--cpu_devices splits the CPU for --strategy=mirrored only.')
+flags.register_multi_flags_validator(
+    ['tpu', 'strategy'], lambda f: not f['tpu'] or f['strategy'] == 'tpu',
+    '--tpu is only read with --strategy=tpu.')
 
 UsageError = run_config.UsageError
+
+# Settings that change what a run computes: resuming with another value is
+# refused unless --accept_changed_settings. The rest (epochs, max_steps,
+# output, devices) may change between sessions of one run.
+RUN_SETTINGS = ('batch_size', 'lr', 'warmup', 'lr_decay', 'optimizer',
+                'clip_grad_norm', 'seed')
+TRAINING_SETTINGS = RUN_SETTINGS + (
+    'epochs', 'max_steps', 'checkpoint_every', 'keep_checkpoints',
+    'eval_every', 'eval_num_samples', 'num_grid_samples', 'temperature',
+    'log_every', 'max_nonfinite', 'max_restores', 'strategy', 'cpu_devices',
+    'jit_compile')
 
 
 class Run(object):
   """Everything `prepare` validated and built, before any training step."""
 
 
-def _check_numbers():
-  for name, minimum in (('epochs', 1), ('batch_size', 1), ('max_steps', 0),
-                        ('checkpoint_every', 1), ('keep_checkpoints', 1),
-                        ('eval_every', 1), ('eval_num_samples', 1),
-                        ('num_grid_samples', 1), ('log_every', 1),
-                        ('max_nonfinite', 1), ('warmup', 0),
-                        ('cpu_devices', 0)):
-    if FLAGS[name].value < minimum:
-      raise UsageError(f'--{name} must be >= {minimum}; got '
-                       f'{FLAGS[name].value}.')
-  if not FLAGS.lr > 0 or not 0 < FLAGS.lr_decay <= 1:
-    raise UsageError(f'--lr must be > 0 and --lr_decay in (0, 1]; got '
-                     f'{FLAGS.lr} and {FLAGS.lr_decay}.')
-  if FLAGS.cpu_devices and FLAGS.strategy != 'mirrored':
-    raise UsageError(f'--cpu_devices splits the CPU for --strategy=mirrored; '
-                     f'got --strategy={FLAGS.strategy}.')
-  try:
-    [int(s) for s in FLAGS.inject_nonfinite_at]
-  except ValueError as e:
-    raise UsageError(f'--inject_nonfinite_at must list ints; got '
-                     f'{FLAGS.inject_nonfinite_at}.') from e
-  if FLAGS.tpu and FLAGS.strategy != 'tpu':
-    raise UsageError(f'--tpu is only read with --strategy=tpu; got '
-                     f'--strategy={FLAGS.strategy}.')
+def training_settings():
+  return {name: FLAGS[name].value for name in TRAINING_SETTINGS}
 
 
-def _prepare_workdir(workdir, config, chief):
-  """Checks what `workdir` holds against `config`; clears it on --overwrite.
+def _changed_settings(old, new):
+  """Run settings that differ from those recorded (unrecorded ones pass)."""
+  return [f'--{k}: {old[k]!r} -> {new[k]!r}' for k in RUN_SETTINGS
+          if k in old and old[k] != new[k]]
+
+
+def _prepare_workdir(workdir, config, settings):
+  """Checks what `workdir` holds against `config` and the run settings; sets
+  a previous run aside on --overwrite.
 
   Returns True when the run resumes from the workdir's checkpoints.
   """
-  if not os.path.isdir(workdir) or not os.listdir(workdir):
+  present = [n for n in os.listdir(workdir)
+             if n not in (workdir_lib.LOCK_FILE, workdir_lib.REPLACED_DIR)]
+  if not present:
+    return False
+  if FLAGS.overwrite:
+    moved = workdir_lib.set_aside(workdir)
+    if moved:
+      print(f'--overwrite: the previous run\'s files ({", ".join(moved)}) are '
+            f'in {os.path.join(workdir, workdir_lib.REPLACED_DIR)} until this '
+            f'run saves its first checkpoint', flush=True)
     return False
   path = os.path.join(workdir, run_config.CONFIG_FILE)
-  if FLAGS.overwrite:
-    if chief:
-      shutil.rmtree(workdir)
-    return False
   if not os.path.exists(path):
     raise UsageError(f'--workdir={workdir!r} is not empty and holds no '
                      f'{run_config.CONFIG_FILE}; pass --overwrite to replace '
                      f'its contents or choose another --workdir.')
   old = run_config.load(workdir)
-  changed = run_config.differences(
-      {k: old.get(k) for k in ('dataset', 'image_folder', 'image_shape',
-                               'model')},
-      {k: config.get(k) for k in ('dataset', 'image_folder', 'image_shape',
-                                  'model')})
+  keys = ('dataset', 'image_folder', 'image_shape', 'model')
+  changed = run_config.differences({k: old.get(k) for k in keys},
+                                   {k: config.get(k) for k in keys})
   if changed:
     raise UsageError(f'--workdir={workdir!r} holds a checkpoint of a different '
                      f'model ({"; ".join(changed)}); pass --overwrite to '
                      f'replace it or choose another --workdir.')
+  changed = _changed_settings(old.get('training', {}), settings)
+  if changed and not FLAGS.accept_changed_settings:
+    raise UsageError(f'--workdir={workdir!r} holds a run started with other '
+                     f'settings ({"; ".join(changed)}); resume with the same '
+                     f'values, or pass --accept_changed_settings to continue '
+                     f'with the new ones.')
+  if changed:
+    print(f'continuing with changed settings: {"; ".join(changed)}',
+          flush=True)
   return True
 
 
 def prepare():
-  """Validates flags, data and work directory and builds the model."""
-  _check_numbers()
+  """Validates flags, data and work directory, takes the work directory's
+  lock and builds the model."""
   if FLAGS.cpu_devices:
     distribute.split_cpu(FLAGS.cpu_devices)
   config = run_config.from_flags()
   run = Run()
   run.config = config
+  run.settings = training_settings()
   run.chief = distribute.is_chief()
+  workdir_lib.check_directory(FLAGS.workdir)
   try:
     run.train_images, _ = data.load_images(
         config['dataset'], 'train', FLAGS.data_dir, FLAGS.image_folder)
@@ -171,7 +234,15 @@ def prepare():
     run.model = run_config.build_model(config)
   run.jit = (FLAGS.jit_compile if FLAGS.jit_compile is not None else
              default_jit_compile(config, FLAGS.strategy))
-  run.resume = _prepare_workdir(FLAGS.workdir, config, run.chief)
+  # Only the chief writes into the work directory, so only it holds the lock
+  # (the other workers of a multi-worker run keep to tmp/<task>).
+  run.lock = None
+  if run.chief:
+    run.lock = workdir_lib.Lock(FLAGS.workdir, 'python -m train',
+                                  create=True).acquire()
+    run.resume = _prepare_workdir(FLAGS.workdir, config, run.settings)
+  else:
+    run.resume = True
   return run
 
 
@@ -228,13 +299,25 @@ def _replica_spread(strategy, variables):
   return spread
 
 
+class _Poison(object):
+  """--inject_nonfinite_at: a step listed k times fails its first k tries."""
+
+  def __init__(self, steps):
+    self._left = collections.Counter(int(s) for s in steps)
+
+  def __call__(self, step):
+    if self._left[step] > 0:
+      self._left[step] -= 1
+      return True
+    return False
+
+
 def train(run):
   strategy, model, config = run.strategy, run.model, run.config
   workdir = FLAGS.workdir
   if run.chief:
     os.makedirs(workdir, exist_ok=True)
-    run_config.save(workdir, {**config, 'training': {
-        'batch_size': FLAGS.batch_size, 'seed': FLAGS.seed}})
+    run_config.save(workdir, {**config, 'training': run.settings})
   image_shape = tuple(config['image_shape'])
   num_bins = config['model']['num_bins']
   global_batch = FLAGS.batch_size
@@ -262,15 +345,22 @@ def train(run):
                                    step=step, batches=batches)
   ckpt_dir = (os.path.join(workdir, 'checkpoints') if run.chief else
               os.path.join(workdir, 'tmp', distribute.task_id()))
-  manager = tf.train.CheckpointManager(checkpoint, ckpt_dir,
-                                       max_to_keep=FLAGS.keep_checkpoints)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    print(f'resumed from {manager.latest_checkpoint} at step {int(step.numpy())}',
-          flush=True)
-  elif run.resume:
+  checkpoints.remove_scratch(ckpt_dir)
+  store = checkpoints.Store(checkpoint, ckpt_dir, FLAGS.keep_checkpoints,
+                            log=functools.partial(print, flush=True))
+  restored = store.restore_latest() if run.resume else None
+  if restored:
+    print(f'resumed from {restored} at step {int(step.numpy())}', flush=True)
+  elif run.resume and run.chief:
     print(f'{workdir} holds this model but no checkpoint: starting at step 0',
           flush=True)
+
+  final_path = os.path.join(workdir, 'final.json')
+  if int(step.numpy()) >= total_steps and os.path.exists(final_path):
+    print(f'nothing to do: the run is at step {int(step.numpy())} of '
+          f'{total_steps} and {final_path} holds its result (raise --epochs or '
+          f'--max_steps to train on)', flush=True)
+    return
 
   if int(step.numpy()) == 0:
     # Data-dependent ActNorm initialisation on the global batch, in
@@ -310,7 +400,7 @@ def train(run):
     optimizer.apply_gradients(zip(grads, variables))
     return loss, norm
 
-  poisoned = {int(s) for s in FLAGS.inject_nonfinite_at}
+  poison = _Poison(FLAGS.inject_nonfinite_at)
 
   @tf.function
   def train_step(images, noise, batch_index, poison):
@@ -327,7 +417,7 @@ def train(run):
       v.assign(s)
 
   test_bits_per_dim = evaluation.SplitBitsPerDim(
-      model, FLAGS.eval_num_samples, run.jit)
+      model, FLAGS.eval_num_samples, run.jit, strategy)
 
   writer = (tf.summary.create_file_writer(os.path.join(workdir, 'tb'))
             if run.chief else tf.summary.create_noop_writer())
@@ -352,6 +442,11 @@ def train(run):
           f'(importance samples: {FLAGS.eval_num_samples})', flush=True)
     return test_bpd
 
+  def save():
+    store.save(int(step.numpy()))
+    if run.chief:  # a run replaced by --overwrite is superseded now
+      workdir_lib.discard_set_aside(workdir)
+
   print(f'{config["dataset"]}: {len(run.train_images)} train / '
         f'{len(run.test_images)} test images of {image_shape}, {num_bins} '
         f'levels; model {FLAGS.model} ({config["model"]["mixing"]}, '
@@ -359,6 +454,7 @@ def train(run):
         f'{sum(v.shape.num_elements() for v in variables):,d} parameters; '
         f'{replicas} replica(s), XLA loss: {run.jit}', flush=True)
   nonfinite = 0
+  restores = 0  # since the last new checkpoint
   progbar, running, started = None, [], time.time()
   while int(step.numpy()) < total_steps:
     current = int(step.numpy())
@@ -368,7 +464,7 @@ def train(run):
       epoch_start = time.time()
     images, noise = next(iterator)
     loss, norm = train_step(images, noise, batches,
-                            tf.constant(int(batches.numpy()) in poisoned))
+                            tf.constant(poison(current)))
     batches.assign_add(1)
     loss = float(loss)
     if not math.isfinite(loss):
@@ -377,15 +473,8 @@ def train(run):
       print(f'step {current}: non-finite loss ({loss}); step skipped '
             f'({nonfinite} in a row)', flush=True)
       if nonfinite >= FLAGS.max_nonfinite:
-        if not manager.latest_checkpoint:
-          raise RuntimeError(f'{nonfinite} non-finite steps in a row before '
-                             f'the first checkpoint; lower --lr.')
-        position = int(batches.numpy())
-        checkpoint.restore(manager.latest_checkpoint)
-        batches.assign(position)  # keep moving through the data
-        print(f'restored the last good checkpoint '
-              f'{manager.latest_checkpoint} (step {int(step.numpy())}) after '
-              f'{nonfinite} non-finite steps', flush=True)
+        _recover(store, step, batches, nonfinite, restores)
+        restores += 1
         nonfinite = 0
       continue
     nonfinite = 0
@@ -402,7 +491,8 @@ def train(run):
           ('images/s', (current % steps_per_epoch + 1) * global_batch /
            (time.time() - epoch_start))])
     if int(step.numpy()) % FLAGS.checkpoint_every == 0:
-      manager.save(checkpoint_number=int(step.numpy()))
+      save()
+      restores = 0
     if int(step.numpy()) % steps_per_epoch == 0:
       progbar = None
       epoch = int(step.numpy()) // steps_per_epoch
@@ -413,31 +503,57 @@ def train(run):
   if replicas > 1:
     print(f'replicas on this worker differ by at most '
           f'{_replica_spread(strategy, state):g}', flush=True)
-  manager.save(checkpoint_number=int(step.numpy()))
+  if checkpoints.numbers(ckpt_dir)[-1:] != [int(step.numpy())]:
+    save()
   elapsed = time.time() - started
   test_bpd = evaluate()
   if run.chief:
-    with open(os.path.join(workdir, 'final.json'), 'w') as f:
-      json.dump({'step': int(step.numpy()), 'test_bits_per_dim': test_bpd,
-                 'train_bits_per_dim_last_epoch': float(np.mean(
-                     running[-steps_per_epoch:])) if running else None,
-                 'seconds': elapsed}, f, indent=1)
+    workdir_lib.write_json(final_path, {
+        'step': int(step.numpy()), 'test_bits_per_dim': test_bpd,
+        'train_bits_per_dim_last_epoch': float(np.mean(
+            running[-steps_per_epoch:])) if running else None,
+        'seconds': elapsed})
   else:
     shutil.rmtree(os.path.join(workdir, 'tmp', distribute.task_id()),
                   ignore_errors=True)
   if not math.isfinite(test_bpd):
-    raise RuntimeError('test bits/dim is not finite')
+    raise UsageError(f'the final test bits/dim is not finite ({test_bpd}); '
+                     f'the checkpoint at step {int(step.numpy())} is kept. '
+                     f'Lower --lr or set --clip_grad_norm.')
   print(f'done: {int(step.numpy())} steps in {elapsed:.0f} s; final test '
         f'{test_bpd:.4f} bits/dim', flush=True)
 
 
+def _recover(store, step, batches, nonfinite, restores):
+  """Restores the last good checkpoint after `nonfinite` bad steps in a row,
+  or stops the run when that cannot help."""
+  advice = (f'lower --lr (now {FLAGS.lr:g}) or --clip_grad_norm (now '
+            f'{FLAGS.clip_grad_norm:g}; 0 is off), or raise --warmup')
+  latest = store.latest()
+  if not latest:
+    raise UsageError(f'{nonfinite} non-finite steps in a row at step '
+                     f'{int(step.numpy())}, before the first checkpoint; '
+                     f'nothing to go back to: {advice}.')
+  if restores >= FLAGS.max_restores:
+    raise UsageError(f'stopped at step {int(step.numpy())}: restored {latest} '
+                     f'{restores} times (--max_restores) and every try failed '
+                     f'again before the next checkpoint; {advice}. The '
+                     f'checkpoints on disk are kept.')
+  position = int(batches.numpy())
+  store.restore_latest()
+  batches.assign(position)  # keep moving through the data
+  print(f'restored the last good checkpoint {latest} (step '
+        f'{int(step.numpy())}) after {nonfinite} non-finite steps '
+        f'({restores + 1} of at most {FLAGS.max_restores} restores before a '
+        f'new checkpoint)', flush=True)
+
+
+@run_config.exits_2_on_usage_errors
 def main(argv):
-  if len(argv) > 1:
-    print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
-    sys.exit(2)
+  del argv
+  run = prepare()
   try:
-    run = prepare()
-  except UsageError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  train(run)
+    train(run)
+  finally:
+    if run.lock:
+      run.lock.release()

@@ -6,6 +6,7 @@ ImageNet 64x64: 15.7 GB).
 """
 
 import os
+import re
 
 import numpy as np
 
@@ -49,7 +50,14 @@ def folder_images(folder):
                      f'files.')
   images, first = [], None
   for path in paths:
-    image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+    try:
+      image = tf.io.decode_image(tf.io.read_file(path),
+                                 expand_animations=False)
+    except tf.errors.OpError as e:
+      reason = re.sub(r'\{\{.*?\}\}\s*|\s*\[Op:.*$', '',
+                      e.message.splitlines()[0])
+      raise ValueError(f'{path} is not a readable image ({reason}); remove '
+                       f'or replace it.') from e
     image = image.numpy()
     if first is None:
       first = (path, image.shape)

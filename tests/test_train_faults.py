@@ -1,0 +1,336 @@
+"""Fault injection on the training programs: poisoned steps after a resume,
+lost or damaged checkpoint files, two programs on one work directory, bad
+settings, results that must not be lost, and errors that must be messages.
+Each program runs in its own process, as users run it."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from absl import flags
+from absl.testing import flagsaver
+import pytest
+
+from test_train import ROOT, TINY, _env, _python, _run, _write_pngs
+
+
+def _ok(module, *args, **kwargs):
+  return _run(module, *args, **kwargs)
+
+
+def _fails(module, *args, message, timeout=300):
+  """Runs a program that must exit 2 with `message` on stderr (no traceback)."""
+  proc = _run(module, *args, check=False, timeout=timeout)
+  assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+  assert message in proc.stderr, proc.stderr[-3000:]
+  assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+  return proc
+
+
+def _checkpoint_files(work):
+  folder = os.path.join(work, 'checkpoints')
+  return {name: open(os.path.join(folder, name), 'rb').read()
+          for name in os.listdir(folder) if name.startswith('ckpt-')}
+
+
+@pytest.fixture(scope='module')
+def four_steps(tmp_path_factory):
+  """A finished 4-step run with checkpoints at steps 2 and 4 (copied per use)."""
+  work = str(tmp_path_factory.mktemp('base') / 'run')
+  _ok('train', f'--workdir={work}', '--max_steps=4', '--checkpoint_every=2',
+      *TINY)
+  return work
+
+
+def _copy(run, tmp_path):
+  work = str(tmp_path / 'run')
+  shutil.copytree(run, work)
+  return work
+
+
+def test_poisoned_steps_after_a_resume_stop_the_run(four_steps, tmp_path):
+  work = _copy(four_steps, tmp_path)
+  before = _checkpoint_files(work)
+  start = time.time()
+  proc = _fails('train', f'--workdir={work}', '--max_steps=40', '--lr=1e6',
+                '--accept_changed_settings', '--checkpoint_every=2',
+                '--max_restores=2', *TINY, message='stopped at step')
+  assert time.time() - start < 120
+  assert '2 times (--max_restores)' in proc.stderr
+  assert 'lower --lr (now 1e+06)' in proc.stderr
+  assert proc.stdout.count('restored the last good checkpoint') == 2
+  assert _checkpoint_files(work) == before  # nothing lost, nothing added
+
+
+def test_non_finite_steps_before_the_first_checkpoint_exit_2(tmp_path):
+  _fails('train', f'--workdir={tmp_path}/run', '--max_steps=4',
+         '--inject_nonfinite_at=1,1,1', *TINY,
+         message='3 non-finite steps in a row at step 1, before the first '
+                 'checkpoint')
+
+
+@pytest.mark.parametrize('damage', ['deleted', 'garbage'])
+def test_a_lost_state_file_loses_no_checkpoint(four_steps, tmp_path, damage):
+  work = _copy(four_steps, tmp_path)
+  state = os.path.join(work, 'checkpoints', 'checkpoint')
+  if damage == 'deleted':
+    os.remove(state)
+  else:
+    open(state, 'w').write('model_checkpoint_path: "ckpt-99"\n\x00garbage')
+  before = _checkpoint_files(work)
+  out = _ok('train', f'--workdir={work}', '--max_steps=6',
+            '--checkpoint_every=2', '--keep_checkpoints=5', *TINY).stdout
+  assert 'at step 4' in out and 'done: 6 steps' in out
+  after = _checkpoint_files(work)
+  assert all(after[name] == data for name, data in before.items())
+  assert 'ckpt-6.index' in after
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'flipped', 'no_index',
+                                    'half_written'])
+def test_a_damaged_latest_checkpoint_falls_back(four_steps, tmp_path, damage):
+  work = _copy(four_steps, tmp_path)
+  folder = os.path.join(work, 'checkpoints')
+  data = os.path.join(folder, 'ckpt-4.data-00000-of-00001')
+  if damage == 'truncated':
+    blob = open(data, 'rb').read()
+    open(data, 'wb').write(blob[:len(blob) // 2])
+  elif damage == 'flipped':
+    blob = bytearray(open(data, 'rb').read())
+    for i in range(len(blob) // 3, len(blob) // 3 + 16):
+      blob[i] ^= 0xFF
+    open(data, 'wb').write(bytes(blob))
+  elif damage == 'no_index':
+    os.remove(os.path.join(folder, 'ckpt-4.index'))
+  else:  # what a kill in the middle of a save leaves
+    os.makedirs(os.path.join(folder, '.partial-6'))
+    open(os.path.join(folder, '.partial-6', 'ckpt-6.index'), 'w').write('x')
+    open(os.path.join(folder, 'ckpt-6.data-00000-of-00001'), 'w').write('x')
+  expected = 2 if damage != 'half_written' else 4
+  proc = _ok('train.evaluate', f'--workdir={work}', '--num_samples=1',
+             '--nojit_compile')
+  assert f'test bits/dim at step {expected}' in proc.stdout
+  if damage in ('truncated', 'flipped'):
+    assert 'ckpt-4 is damaged' in proc.stderr
+  out = _ok('train', f'--workdir={work}', '--max_steps=8',
+            '--checkpoint_every=2', *TINY).stdout
+  assert f'resumed from {folder}/ckpt-{expected} at step {expected}' in out
+  assert 'done: 8 steps' in out
+  if damage in ('truncated', 'flipped'):
+    assert 'ckpt-4 is damaged' in out
+    assert os.path.exists(os.path.join(folder, 'corrupt', 'ckpt-4.index'))
+  assert not os.path.exists(os.path.join(folder, '.partial-6'))
+
+
+def test_a_run_killed_while_saving_resumes(tmp_path):
+  """SIGKILL with a checkpoint every step lands inside saves; every
+  checkpoint left with an index reads back whole, and the run resumes."""
+  from train import checkpoints  # pylint: disable=g-import-not-at-top
+  work = str(tmp_path / 'run')
+  folder = os.path.join(work, 'checkpoints')
+  for kill_at in (5, 9):
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'train', f'--workdir={work}',
+         '--max_steps=100000', '--checkpoint_every=1', '--keep_checkpoints=50',
+         *TINY], cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and kill_at not in checkpoints.numbers(folder):
+      time.sleep(0.05)
+    time.sleep(0.013 * kill_at)  # somewhere in a later step or save
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for number in checkpoints.numbers(folder):
+      checkpoints.verify(checkpoints.prefix(folder, number))
+  last = checkpoints.numbers(folder)[-1]
+  out = _ok('train', f'--workdir={work}', f'--max_steps={last + 2}',
+            *TINY).stdout
+  assert f'at step {last}' in out and f'done: {last + 2} steps' in out
+
+
+def test_one_program_at_a_time_per_work_directory(four_steps, tmp_path):
+  work = _copy(four_steps, tmp_path)
+  holder = subprocess.Popen(
+      [sys.executable, '-m', 'train', f'--workdir={work}', '--max_steps=100000',
+       *TINY], cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+      stderr=subprocess.DEVNULL)
+  try:
+    lock = os.path.join(work, 'LOCK')
+    deadline = time.time() + 300
+    while time.time() < deadline and f'pid {holder.pid}' not in (
+        open(lock).read() if os.path.exists(lock) else ''):
+      time.sleep(0.1)
+    message = f'is in use by python -m train (pid {holder.pid}'
+    _fails('train', f'--workdir={work}', '--max_steps=100000', '--seed=4',
+           *TINY[:-1], '--accept_changed_settings', message=message)
+    _fails('train.evaluate', f'--workdir={work}', message=message)
+    _fails('train.export', f'--workdir={work}', f'--export_dir={tmp_path}/e',
+           '--overwrite', message=message)
+  finally:
+    holder.send_signal(signal.SIGKILL)  # leaves a stale LOCK file behind
+    holder.wait()
+  assert os.path.exists(lock)
+  proc = _ok('train.evaluate', f'--workdir={work}', '--num_samples=1',
+             '--nojit_compile')
+  assert 'took over the lock of a process that is no longer running' in (
+      proc.stdout)
+
+
+def test_resuming_with_other_settings_is_refused(four_steps, tmp_path):
+  work = _copy(four_steps, tmp_path)
+  config = open(os.path.join(work, 'config.json')).read()
+  for flag, message in (('--batch_size=32', '--batch_size: 16 -> 32'),
+                        ('--lr=0.01', '--lr: 0.001 -> 0.01')):
+    _fails('train', f'--workdir={work}', '--max_steps=6', *TINY, flag,
+           message=message)
+    assert open(os.path.join(work, 'config.json')).read() == config
+  out = _ok('train', f'--workdir={work}', '--max_steps=6', *TINY,
+            '--batch_size=32', '--accept_changed_settings').stdout
+  assert 'continuing with changed settings: --batch_size: 16 -> 32' in out
+  saved = json.load(open(os.path.join(work, 'config.json')))['training']
+  assert saved['batch_size'] == 32 and saved['seed'] == 3
+
+
+def test_a_finished_run_is_not_rewritten(four_steps, tmp_path):
+  work = _copy(four_steps, tmp_path)
+  final = open(os.path.join(work, 'final.json')).read()
+  out = _ok('train', f'--workdir={work}', '--max_steps=4', *TINY).stdout
+  assert 'nothing to do: the run is at step 4 of 4' in out
+  assert open(os.path.join(work, 'final.json')).read() == final
+
+
+def test_evaluate_prints_its_result_when_the_write_fails(four_steps, tmp_path):
+  work = _copy(four_steps, tmp_path)
+  os.makedirs(os.path.join(work, 'eval.json'))  # cannot be replaced by a file
+  proc = _fails('train.evaluate', f'--workdir={work}', '--num_samples=1',
+                '--nojit_compile', message='the result is printed above')
+  assert 'test bits/dim at step 4' in proc.stdout
+
+
+def test_overwrite_keeps_other_files_and_the_old_run_until_a_checkpoint(
+    four_steps, tmp_path):
+  work = _copy(four_steps, tmp_path)
+  open(os.path.join(work, 'notes.txt'), 'w').write('mine')
+  old_config = open(os.path.join(work, 'config.json')).read()
+  replaced = os.path.join(work, 'replaced_run')
+  # A replacement that fails before its first checkpoint keeps the old run.
+  for _ in range(2):
+    _fails('train', f'--workdir={work}', '--max_steps=4', '--overwrite',
+           '--mixing=1x1', '--inject_nonfinite_at=0,0,0', *TINY,
+           message='before the first checkpoint')
+    assert open(os.path.join(replaced, 'config.json')).read() == old_config
+    assert os.path.exists(os.path.join(replaced, 'checkpoints', 'ckpt-4.index'))
+  out = _ok('train', f'--workdir={work}', '--max_steps=2', '--overwrite',
+            '--mixing=1x1', *TINY).stdout
+  assert 'done: 2 steps' in out
+  assert not os.path.exists(replaced)
+  assert open(os.path.join(work, 'notes.txt')).read() == 'mine'
+  assert json.load(open(os.path.join(work, 'config.json')))['model'][
+      'mixing'] == '1x1'
+
+
+def test_unusable_work_directories_and_files_exit_2(four_steps, tmp_path):
+  afile = tmp_path / 'afile'
+  afile.write_text('x')
+  _fails('train', f'--workdir={afile}', *TINY, message='is a file, not a '
+                                                        'directory')
+  work = _copy(four_steps, tmp_path)
+  _fails('train.evaluate', f'--workdir={work}',
+         f'--checkpoint={work}/checkpoints/ckpt-77', message='cannot be read')
+  _fails('train.sample', f'--workdir={tmp_path}/missing',
+         message='is not a directory')
+  config = os.path.join(work, 'config.json')
+  blob = open(config).read()
+  open(config, 'w').write(blob[:len(blob) // 2])
+  for module in ('train', 'train.evaluate'):
+    _fails(module, f'--workdir={work}', *(TINY if module == 'train' else []),
+           message=f'cannot read {config!r}')
+
+
+@pytest.mark.parametrize('inside', [False, True])
+def test_a_read_only_work_directory_exits_2(tmp_path, inside):
+  """`chattr +i` makes a folder read-only even for root (who passes every
+  permission check), as a read-only mount would."""
+  folder = tmp_path / 'ro'
+  folder.mkdir()
+  if subprocess.run(['chattr', '+i', str(folder)], capture_output=True,
+                    check=False).returncode:
+    pytest.skip('chattr +i is not available here')
+  try:
+    work = folder / 'run' if inside else folder
+    proc = _fails('train', f'--workdir={work}', *TINY,
+                  message=f'--workdir={str(work)!r}: ')
+  finally:
+    subprocess.run(['chattr', '-i', str(folder)], check=True)
+  assert f'{str(folder)!r} is not writable' in proc.stderr
+
+
+def test_a_corrupt_image_is_named(tmp_path):
+  folder = str(tmp_path / 'images')
+  _write_pngs(folder, [(8, 8, 3)] * 3)
+  open(os.path.join(folder, '001.png'), 'wb').write(b'\x89PNG broken')
+  _fails('train', '--dataset=folder', f'--image_folder={folder}',
+         f'--workdir={tmp_path}/run', message=f'{folder}/001.png is not a '
+                                              f'readable image')
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--clip_grad_norm=-1'], '--clip_grad_norm must be a finite number >= 0'),
+    (['--clip_grad_norm=nan'], '--clip_grad_norm must be a finite number'),
+    (['--temperature=-1'], '--temperature must be a finite number >= 0'),
+    (['--temperature=inf'], '--temperature must be a finite number >= 0'),
+    (['--lr=inf'], '--lr must be a finite number > 0'),
+    (['--learning_rate=nan'], '--lr must be a finite number > 0'),
+    (['--lr=0'], '--lr must be a finite number > 0'),
+    (['--lr_decay=1.5'], '--lr_decay must be in (0, 1]'),
+    (['--inject_nonfinite_at=-1'], 'must list step numbers >= 0'),
+    (['--inject_nonfinite_at=a'], 'must list step numbers >= 0'),
+    (['--batch_size=0'], 'flag --batch_size=0: 0 is not a positive integer'),
+    (['--max_restores=0'], 'flag --max_restores=0'),
+    (['--seed=-1'], 'flag --seed=-1'),
+    (['--n_levels=0'], 'flag --n_levels=0'),
+    (['--n_subflows=2,x'], '--n_subflows must be one positive int'),
+    (['--convexp_coeff=-0.5'], '--convexp_coeff must be a finite number > 0'),
+    (['--model=glow'], 'flag --model=glow: value should be one of'),
+    (['--cpu_devices=2'], '--cpu_devices splits the CPU for '
+                          '--strategy=mirrored only'),
+    (['--tpu=x'], '--tpu is only read with --strategy=tpu'),
+])
+def test_flag_ranges_are_validated_when_parsed(args, message, capsys):
+  from train import run_config  # pylint: disable=g-import-not-at-top
+  from train import trainer  # pylint: disable=g-import-not-at-top,unused-import
+  was_parsed = flags.FLAGS.is_parsed()
+  try:
+    with flagsaver.flagsaver():
+      with pytest.raises(SystemExit) as exit_info:
+        run_config.parse_flags(['train', *args])
+  finally:
+    flags.FLAGS.unparse_flags()
+    if was_parsed:
+      flags.FLAGS.mark_as_parsed()
+  assert exit_info.value.code == 2
+  assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('program', ['trainer', 'evaluate', 'sample',
+                                     'export'])
+def test_every_number_flag_has_a_validated_range(program):
+  """No integer or float flag of the programs is left unchecked."""
+  script = (
+      'from absl import flags\n'
+      f'import train.{program}\n'
+      'unchecked = []\n'
+      'for name, flag in flags.FLAGS._flags().items():\n'
+      '  module = flags.FLAGS.find_module_defining_flag(name) or ""\n'
+      '  alias = type(flag).__name__ == "_FlagAlias"  # checked as its flag\n'
+      '  if (module.startswith("train") and not alias and\n'
+      '      flag.flag_type() in ("int", "float")):\n'
+      '    if (getattr(flag.parser, "lower_bound", None) is None and\n'
+      '        not flag.validators):\n'
+      '      unchecked.append(name)\n'
+      'print(sorted(set(unchecked)))\n')
+  assert _python('-c', script).stdout.splitlines()[-1] == '[]'
