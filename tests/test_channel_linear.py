@@ -116,7 +116,7 @@ def test_plain_validate_args_reports_singular_matrix():
     (dict(parameterization='svd'), 'parameterization'),
     (dict(parameterization='qr', num_reflections=0), 'num_reflections'),
     (dict(event_shape=[2, 2]), 'event_shape'),
-    (dict(dtype=tf.int32), 'floating dtype'),
+    (dict(dtype=tf.int32), 'float32 or float64; got int32'),
 ])
 def test_bad_arguments(kwargs, match):
   args = dict(event_shape=[2, 2, 3])

@@ -236,7 +236,7 @@ def test_validate_args_rejects_non_finite_input():
     (dict(event_shape=[4, 4]), 'event_shape'),
     (dict(kernel_size=2), 'odd'),
     (dict(kernel_size=(3, 4)), 'odd'),
-    (dict(dtype=tf.int32), 'floating dtype'),
+    (dict(dtype=tf.int32), 'float32 or float64; got int32'),
     (dict(norm_bound=0.), 'norm_bound'),
     (dict(norm_bound=-1.), 'norm_bound'),
     (dict(tolerance=0.), 'tolerance'),
