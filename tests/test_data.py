@@ -36,6 +36,45 @@ def test_tfds_sets_load_through_mock_data():
       assert data.image_shape_and_bins(name) == (shape, 256)
 
 
+def test_a_tfds_set_prepared_from_local_files(tmp_path):
+  """The real tensorflow-datasets path (builder, download_and_prepare, as
+  dataset), with a builder whose 'download' is a local manual directory."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # tfds finds a builder's files through its package: install the module
+  # as a package for this test.
+  package = tmp_path / 'packages' / 'local_tiny_images_builder'
+  package.mkdir(parents=True)
+  source = os.path.join(os.path.dirname(__file__), 'local_tfds.py')
+  (package / '__init__.py').write_text(open(source).read())
+  sys.path.insert(0, str(tmp_path / 'packages'))
+  try:
+    importlib.import_module('local_tiny_images_builder')
+  finally:
+    sys.path.pop(0)
+  data_dir = tmp_path / 'tfds'
+  with pytest.raises(ValueError, match=r"set 'local_tiny_images' is not in .* "
+                                       r"could not be prepared .*Download it "
+                                       r"first"):
+    data.sources.tfds_images('local_tiny_images', 'train', str(data_dir))
+  pictures = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), np.uint8)
+  for split, chosen in (('train', pictures[:3]), ('test', pictures[3:])):
+    folder = data_dir / 'downloads' / 'manual' / split
+    folder.mkdir(parents=True)
+    for i, picture in enumerate(chosen):
+      tf.io.write_file(str(folder / f'{i}.png'), tf.io.encode_png(picture))
+  def as_set(images):  # tfds orders examples by a hash of their keys
+    return sorted(image.tobytes() for image in images)
+
+  train = data.sources.tfds_images('local_tiny_images', 'train', str(data_dir))
+  assert train.shape == (3, 8, 8, 3) and train.dtype == np.uint8
+  assert as_set(train) == as_set(pictures[:3])
+  test = data.sources.tfds_images('local_tiny_images', 'test', str(data_dir))
+  assert as_set(test) == as_set(pictures[3:])
+
+
 def test_folder_images_and_their_errors(tmp_path):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)

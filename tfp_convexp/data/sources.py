@@ -89,11 +89,37 @@ def load_images(name, split, data_dir=None, folder=None):
     return images[test if split == 'test' else ~test], 256
   if name not in TFDS_SETS:
     raise ValueError(f'unknown dataset {name!r}; expected one of {DATASETS}.')
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   tfds_split = TFDS_SETS[name][0 if split == 'train' else 1]
-  data = tfds.load(name, split=tfds_split, data_dir=data_dir)
+  return tfds_images(name, tfds_split, data_dir), 256
+
+
+def tfds_images(name, split, data_dir=None):
+  """`uint8 [N, H, W, C]`, the `image` feature of a tensorflow-datasets set,
+  prepared first (downloaded, or read from its manual directory) if needed.
+
+  Raises a ValueError saying how to get the set when it cannot be prepared
+  (no network, no manual download).
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  builder = tfds.builder(name, data_dir=data_dir)
+  if not builder.is_prepared():
+    try:
+      builder.download_and_prepare()
+    except Exception as e:  # pylint: disable=broad-except
+      # Download errors come as many types (DNS, HTTP, checksums, a missing
+      # manual directory); all mean the same to the user.
+      reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else (
+          type(e).__name__)
+      raise ValueError(
+          f'tensorflow-datasets set {name!r} is not in {builder.data_dir} and '
+          f'could not be prepared ({type(e).__name__}: {reason}). Download '
+          f'it first on a machine with network: python -c "import '
+          f'tensorflow_datasets as tfds; tfds.builder({name!r}, '
+          f'data_dir=\'D\').download_and_prepare()", then copy D here and '
+          f'pass --data_dir=D.') from e
+  data = builder.as_dataset(split=split)
   images = [np.asarray(e['image'], np.uint8) for e in tfds.as_numpy(data)]
-  return np.stack(images), 256
+  return np.stack(images)
 
 
 def image_shape_and_bins(name, data_dir=None, folder=None):
