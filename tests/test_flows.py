@@ -123,6 +123,27 @@ def test_variational_dequantizer_density_matches_the_dense_jacobian():
   assert u.shape == (2, 3, 4, 4, 2) and log_q.shape == (2, 3)
 
 
+@pytest.mark.parametrize('dequantization', ['uniform', 'flow'])
+def test_many_importance_samples_run_in_chunks(dequantization):
+  """K > samples_per_chunk: the running log-sum-exp over chunks equals the
+  bound of all K weights at once (chunk i draws from seeds folded with i)."""
+  from tensorflow_probability.python.internal import samplers  # pylint: disable=g-import-not-at-top
+  model = _tiny_model(shape=(4, 4, 1), dequantization=dequantization)
+  x = tf.constant(np.random.default_rng(0).integers(0, 256, (3, 4, 4, 1)))
+  got = model.log_prob(x, seed=[1, 2], num_samples=40, samples_per_chunk=16)
+  noise_seed, flow_seed = samplers.split_seed(
+      samplers.sanitize_seed([1, 2], salt='dequantized_flow'), 2)
+  fold = tf.random.experimental.stateless_fold_in
+  weights = tf.concat([model._log_weights(  # pylint: disable=protected-access
+      tf.cast(x, tf.float64), 16, fold(noise_seed, i), fold(flow_seed, i))
+                       for i in range(3)], 0)[:40]
+  want = tf.reduce_logsumexp(weights, 0) - math.log(40)
+  np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+  assert np.all(np.isfinite(tf.function(
+      lambda x: model.log_prob(x, seed=[1, 2], num_samples=40,
+                               samples_per_chunk=16), jit_compile=True)(x)))
+
+
 def test_importance_weighting_tightens_the_bound():
   model = flows.make_flow((8, 8, 1), num_bins=17, mixing='convexp',
                           dequantization='flow', **TINY)

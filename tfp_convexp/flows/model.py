@@ -29,7 +29,9 @@ class DequantizedFlow(tfd.Distribution):
   lower bound in nats, from `K` draws (one for training, many for
   evaluation: the bound tightens towards `log P(x)` as `K` grows). With
   uniform dequantization `q = 1` and the bound is the usual
-  `E_u log p(x + u)`. Without a `seed`, a random one is drawn.
+  `E_u log p(x + u)`. Without a `seed`, a random one is drawn. More than
+  `samples_per_chunk` (16) draws are taken that many at a time with a
+  running log-sum-exp, so memory does not grow with `K`.
 
   `log_prob(x, base_noise=e)` takes the dequantizer's base draws
   (`[K, ..., H, W, C]`: uniform, or standard normal for the variational
@@ -158,19 +160,62 @@ class DequantizedFlow(tfd.Distribution):
         value = tf.cast(self._checked_images(value), tf.int32)
     return super().log_prob(value, name=name, **kwargs)
 
-  def _log_prob(self, x, seed=None, num_samples=1, base_noise=None):
+  def _log_prob(self, x, seed=None, num_samples=1, base_noise=None,
+                samples_per_chunk=16):
     x = self._checked_images(x)
     noise_seed, flow_seed = samplers.split_seed(
         samplers.sanitize_seed(seed, salt='dequantized_flow'), 2)
+    chunked = (base_noise is None and isinstance(num_samples, int) and
+               num_samples > samples_per_chunk)
+    if not chunked:
+      weights = self._log_weights(x, num_samples, noise_seed, flow_seed,
+                                  base_noise)
+      if isinstance(num_samples, int) and num_samples == 1:
+        return weights[0]
+      return tf.reduce_logsumexp(weights, axis=0) - tf.math.log(
+          tf.cast(num_samples, weights.dtype))
+    return self._chunked_log_mean_exp(x, num_samples, samples_per_chunk,
+                                      noise_seed, flow_seed)
+
+  def _log_weights(self, x, num_samples, noise_seed, flow_seed,
+                   base_noise=None):
+    """`log p(x + u_k) - log q(u_k | x)`, `[K, ...batch]`."""
     u, log_q = self._dequantizer.sample_and_log_prob(
         x, num_samples, noise_seed, base_noise=base_noise)
     log_p = self._flow.log_prob(
         x + u, bijector_kwargs={'seed': flow_seed})
-    weights = log_p - log_q
-    if isinstance(num_samples, int) and num_samples == 1:
-      return weights[0]
-    return tf.reduce_logsumexp(weights, axis=0) - tf.math.log(
-        tf.cast(num_samples, weights.dtype))
+    return log_p - log_q
+
+  def _chunked_log_mean_exp(self, x, num_samples, chunk, noise_seed,
+                            flow_seed):
+    """The importance-weighted bound over `num_samples` draws, `chunk` at a
+    time with a running log-sum-exp: memory does not grow with the number
+    of samples. Chunk `i` draws from seeds folded with `i`; the last chunk's
+    draws beyond `num_samples` get weight zero."""
+    chunks = -(-num_samples // chunk)
+    batch = tf.shape(x)[:-3]
+    dtype = self._float_dtype
+
+    def body(i, top, total):
+      fold = tf.random.experimental.stateless_fold_in
+      weights = self._log_weights(x, chunk, fold(noise_seed, i),
+                                  fold(flow_seed, i))
+      index = i * chunk + tf.range(chunk)
+      weights = tf.where(
+          tf.reshape(index < num_samples,
+                     tf.concat([[chunk], tf.ones_like(batch)], 0)),
+          weights, tf.constant(-math.inf, dtype))
+      new_top = tf.maximum(top, tf.reduce_max(weights, axis=0))
+      total = total * tf.exp(top - new_top) + tf.reduce_sum(
+          tf.exp(weights - new_top), axis=0)
+      return i + 1, new_top, total
+
+    _, top, total = tf.while_loop(
+        lambda i, *_: i < chunks, body,
+        (tf.constant(0), tf.fill(batch, tf.constant(-math.inf, dtype)),
+         tf.zeros(batch, dtype)),
+        maximum_iterations=chunks)
+    return top + tf.math.log(total) - math.log(num_samples)
 
   def _sample_n(self, n, seed=None, temperature=1.):
     latent_seed, flow_seed = samplers.split_seed(
