@@ -1,22 +1,33 @@
-"""Sample grids as PNG files and TensorBoard images."""
+"""Sample grids as PNG files and TensorBoard images, and the training curve."""
 
 import math
 
 import numpy as np
 import tensorflow as tf
 
+MIN_TILE = 48  # small images are enlarged (nearest neighbour) to this size
+GAP = 4        # pixels between tiles and around the grid
+GAP_VALUE = 128  # a mid grey, apart from black backgrounds and white strokes
+
 
 def grid(images, num_bins):
-  """`uint8 [rows * H, cols * W, C]` of integer images in [0, num_bins)."""
+  """`uint8 [rows * H' + gaps, cols * W' + gaps, C]` of integer images in
+  `[0, num_bins)`, each enlarged to at least `MIN_TILE` pixels on its short
+  side and separated from the others by `GAP` grey pixels."""
   images = np.asarray(images)
   n, h, w, c = images.shape
   cols = int(math.ceil(math.sqrt(n)))
   rows = int(math.ceil(n / cols))
+  scale = max(1, int(math.ceil(MIN_TILE / min(h, w))))
+  th, tw = h * scale, w * scale
   scaled = np.round(images.astype(np.float64) * (255. / (num_bins - 1)))
-  canvas = np.zeros((rows * h, cols * w, c), np.uint8)
-  for i, image in enumerate(scaled.astype(np.uint8)):
+  scaled = np.repeat(np.repeat(scaled.astype(np.uint8), scale, 1), scale, 2)
+  canvas = np.full((rows * (th + GAP) + GAP, cols * (tw + GAP) + GAP, c),
+                   GAP_VALUE, np.uint8)
+  for i, image in enumerate(scaled):
     r, q = divmod(i, cols)
-    canvas[r * h:(r + 1) * h, q * w:(q + 1) * w] = image
+    top, left = GAP + r * (th + GAP), GAP + q * (tw + GAP)
+    canvas[top:top + th, left:left + tw] = image
   return canvas
 
 
@@ -25,3 +36,41 @@ def write_png(path, canvas):
   tmp = path + '.tmp'
   tf.io.write_file(tmp, tf.io.encode_png(canvas))
   tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def read_scalars(tb_dir, tags):
+  """`{tag: sorted [(step, value)]}` from the TensorBoard event files in
+  `tb_dir` (a resumed run's files included; the last value of a step wins)."""
+  found = {tag: {} for tag in tags}
+  for name in sorted(tf.io.gfile.listdir(tb_dir)):
+    if not name.startswith('events'):
+      continue
+    for event in tf.compat.v1.train.summary_iterator(f'{tb_dir}/{name}'):
+      for value in event.summary.value:
+        if value.tag in found:
+          found[value.tag][event.step] = float(tf.make_ndarray(value.tensor))
+  return {tag: sorted(points.items()) for tag, points in found.items()}
+
+
+def bits_per_dim_plot(tb_dir, path, uniform_bits_per_dim=None):
+  """Writes a PNG of train and test bits/dim against step."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  curves = read_scalars(tb_dir, ['train/bits_per_dim', 'test/bits_per_dim'])
+  figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+  for tag, style in (('train/bits_per_dim', '-'), ('test/bits_per_dim', 'o-')):
+    if curves[tag]:
+      steps, values = zip(*curves[tag])
+      axes.plot(steps, values, style, label=tag.split('/')[0])
+  if uniform_bits_per_dim is not None:
+    axes.axhline(uniform_bits_per_dim, color='grey', linestyle=':',
+                 label='uniform model')
+  axes.set_xlabel('step')
+  axes.set_ylabel('bits / dim')
+  axes.grid(alpha=0.3)
+  axes.legend()
+  figure.tight_layout()
+  figure.savefig(path + '.tmp.png')
+  plt.close(figure)
+  tf.io.gfile.rename(path + '.tmp.png', path, overwrite=True)
