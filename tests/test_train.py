@@ -59,27 +59,54 @@ def _assert_same_weights(a, b, atol):
 
 def test_outputs_evaluate_sample(tmp_path):
   work = str(tmp_path / 'run')
-  out = _run('train', f'--workdir={work}', '--max_steps=4',
-             '--checkpoint_every=2', *TINY).stdout
+  proc = _run('train', f'--workdir={work}', '--max_steps=4',
+              '--checkpoint_every=2', *TINY)
+  out = proc.stdout
   assert 'done: 4 steps' in out
+  # The terminal shows the program's own lines; TensorFlow's go to log.txt.
+  for noise in ('cuInit', 'absl::InitializeLog', 'Sharding callback',
+                'Ignoring Assert', 'cudart_stub'):
+    assert noise not in out + proc.stderr, noise
+  for stage in ('loading --dataset=digits ...', 'building --model=',
+                'compiling the training step'):
+    assert stage in out
   names = set(os.listdir(work))
-  assert {'config.json', 'checkpoints', 'tb', 'final.json',
-          'samples_0000004.png'} <= names
+  assert {'config.json', 'checkpoints', 'tb', 'final.json', 'log.txt',
+          'bits_per_dim.png', 'samples_0000004.png'} <= names
+  assert tf.io.decode_png(tf.io.read_file(
+      os.path.join(work, 'bits_per_dim.png'))).shape[:2] == (400, 600)
   assert json.load(open(os.path.join(work, 'config.json')))['model'][
       'mixing'] == 'convexp'
   final = json.load(open(os.path.join(work, 'final.json')))
   assert np.isfinite(final['test_bits_per_dim'])
   assert any(f.startswith('events') for f in os.listdir(os.path.join(work, 'tb')))
   png = tf.io.decode_png(tf.io.read_file(os.path.join(work, 'samples_0000004.png')))
-  assert png.shape == (16, 16, 1)  # a 2x2 grid of 8x8 digits
+  assert png.shape == (108, 108, 1)  # 2x2 digits, 48 px each, 4 px apart
   out = _run('train.evaluate', f'--workdir={work}', '--num_samples=2',
              '--nojit_compile').stdout
+  assert 'evaluating step 4 on 297 test images' in out
+  assert '64/297 images' in out and '297/297 images' in out
   assert 'test bits/dim at step 4' in out
   assert json.load(open(os.path.join(work, 'eval.json')))['num_samples'] == 2
   _run('train.sample', f'--workdir={work}', '--num=3', '--temperature=0.5',
        f'--npy={tmp_path}/s.npy')
   samples = np.load(tmp_path / 's.npy')
   assert samples.shape == (3, 8, 8, 1) and samples.max() < 17
+
+
+def test_help_lists_the_programs_own_flags_grouped_with_defaults():
+  out = _run('train', '--help').stdout
+  sections = [line for line in out.splitlines() if line.endswith(':') and
+              not line.startswith(' ')]
+  assert sections == ['model:', 'data:', 'training:', 'distribution:',
+                      'output:'], sections  # every flag has its group
+  for shown in ('--mixing=convexp', '--n_levels=2', '--lr=0.001',
+                '--batch_size=64', '--strategy=default', '--dataset=digits',
+                '--workdir=runs/default', 'Also --learning_rate'):
+    assert shown in out, shown
+  assert 'tpu_' not in out and 'xla_' not in out  # not absl's or TF's flags
+  out = _run('train.evaluate', '--help').stdout
+  assert '--num_samples=16' in out and '--workdir' in out
 
 
 def test_resume_continues_with_the_same_step_optimizer_and_data(tmp_path):
@@ -202,6 +229,27 @@ def test_tfds_sets_through_mock_data(tmp_path):
   proc = _python('-c', script)
   assert 'mnist: 40 train / 40 test images of (28, 28, 1), 256 levels' in proc.stdout
   assert 'done: 2 steps' in proc.stdout
+
+
+def test_a_tfds_set_without_network_exits_2_saying_how_to_get_it(tmp_path):
+  """No traffic: the download itself is replaced by a network failure."""
+  script = (
+      'import tensorflow_datasets as tfds\n'
+      'from absl import app\n'
+      'from train import run_config, trainer\n'
+      'def offline(*args, **kwargs):\n'
+      '  raise ConnectionError("network is unreachable")\n'
+      'tfds.core.DatasetBuilder.download_and_prepare = offline\n'
+      'app.run(trainer.main, flags_parser=run_config.parse_flags, argv=[\n'
+      f'    "train", "--dataset=mnist", "--data_dir={tmp_path}/tfds",\n'
+      f'    "--workdir={tmp_path}/run"])\n')
+  proc = _python('-c', script, check=False)
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  assert ("error: tensorflow-datasets set 'mnist' is not in "
+          f"{tmp_path}/tfds") in proc.stderr
+  assert 'ConnectionError: network is unreachable' in proc.stderr
+  assert 'Download it first on a machine with network' in proc.stderr
+  assert not os.path.exists(tmp_path / 'run')
 
 
 def _write_pngs(folder, shapes):
@@ -351,3 +399,29 @@ def test_every_flagfile_reproduces_its_named_configuration():
   from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
   assert set(json.loads(proc.stdout.splitlines()[-1]).values()) == set(
       flows.CONFIGS)
+
+
+def test_sample_grids_enlarge_small_images_and_keep_tiles_apart():
+  from train import images  # pylint: disable=g-import-not-at-top
+  digits = np.arange(5 * 8 * 8).reshape(5, 8, 8, 1) % 17
+  canvas = images.grid(digits, 17)
+  scale, gap = 6, images.GAP  # 8 px digits become 48 px tiles
+  assert canvas.shape == (2 * 48 + 3 * gap, 3 * 48 + 4 * gap, 1)
+  assert np.all(canvas[:gap] == images.GAP_VALUE)
+  tile = canvas[gap:gap + 48, 2 * gap + 48:2 * gap + 96, 0]  # the second
+  want = np.round(digits[1, ..., 0] * 255. / 16).astype(np.uint8)
+  np.testing.assert_array_equal(tile, np.kron(want, np.ones((scale, scale),
+                                                             np.uint8)))
+  assert np.all(canvas[gap + 48:2 * gap + 48] == images.GAP_VALUE)
+  big = images.grid(np.zeros((1, 64, 64, 3), np.int32), 256)
+  assert big.shape == (64 + 2 * gap, 64 + 2 * gap, 3)  # not enlarged
+
+
+def test_run_and_export_folders_are_not_tracked():
+  proc = subprocess.run(['git', 'check-ignore', 'runs/default/config.json',
+                         'exported/saved_model.pb'], cwd=ROOT,
+                        capture_output=True, text=True, check=False)
+  if proc.returncode == 128:
+    pytest.skip('not a git checkout')
+  assert proc.stdout.split() == ['runs/default/config.json',
+                                 'exported/saved_model.pb']

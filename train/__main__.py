@@ -6,4 +6,5 @@ from train import run_config
 from train import trainer
 
 if __name__ == '__main__':
-  app.run(trainer.main, flags_parser=run_config.parse_flags)
+  app.run(trainer.main, flags_parser=run_config.flags_parser(
+      trainer.__doc__, trainer.HELP_GROUPS))

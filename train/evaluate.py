@@ -13,6 +13,7 @@ from absl import app
 from absl import flags
 from tfp_convexp import data
 from train import evaluation
+from train import quiet
 from train import run_config
 from train import workdir as workdir_lib
 
@@ -33,6 +34,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   with workdir_lib.Lock(FLAGS.workdir, 'python -m train.evaluate'):
+    quiet.log_to_file(os.path.join(FLAGS.workdir, workdir_lib.LOG_FILE))
     config, model, step = run_config.restore(FLAGS.workdir, FLAGS.checkpoint)
     try:
       images, _ = data.load_images(config['dataset'], FLAGS.split,
@@ -41,9 +43,17 @@ def main(argv):
     except ValueError as e:
       raise run_config.UsageError(str(e)) from e
     start = time.time()
+    print(f'evaluating step {step} on {len(images)} {FLAGS.split} images with '
+          f'{FLAGS.num_samples} importance samples each ...', flush=True)
+
+    def progress(done, total):
+      elapsed = time.time() - start
+      print(f'  {done}/{total} images, {elapsed:.0f} s, about '
+            f'{elapsed / done * (total - done):.0f} s left', flush=True)
+
     mean, stderr = evaluation.SplitBitsPerDim(
-        model, FLAGS.num_samples, FLAGS.jit_compile)(images, FLAGS.batch_size,
-                                                      FLAGS.seed)
+        model, FLAGS.num_samples, FLAGS.jit_compile)(
+            images, FLAGS.batch_size, FLAGS.seed, progress=progress)
     result = dict(step=step, split=FLAGS.split, num_images=len(images),
                   num_samples=FLAGS.num_samples, bits_per_dim=mean,
                   standard_error=stderr,
@@ -61,4 +71,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=run_config.parse_flags)
+  app.run(main, flags_parser=run_config.flags_parser(__doc__))

@@ -52,11 +52,16 @@ class SplitBitsPerDim(object):
     return np.concatenate([
         v.numpy() for v in self._strategy.experimental_local_results(out)])
 
-  def __call__(self, images, batch_size, seed):
+  def __call__(self, images, batch_size, seed, progress=None):
+    """`(mean, standard error)`; `progress(done, total)` after each batch."""
     self._seed = seed
-    values = np.concatenate([
-        np.asarray(self._batch(images[i:i + batch_size], i // batch_size))
-        for i in range(0, len(images), batch_size)])
+    values = []
+    for i in range(0, len(images), batch_size):
+      values.append(np.asarray(self._batch(images[i:i + batch_size],
+                                           i // batch_size)))
+      if progress:
+        progress(min(i + batch_size, len(images)), len(images))
+    values = np.concatenate(values)
     stderr = (float(values.std(ddof=1) / math.sqrt(len(values)))
               if len(values) > 1 else float('nan'))
     return float(values.mean()), stderr

@@ -9,12 +9,15 @@ Signatures (all batch sizes; images are int32 in [0, bins)):
 Loading needs only TensorFlow: `tf.saved_model.load(E).sample(...)`.
 """
 
+import os
+
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
 from tfp_convexp import flows
+from train import quiet
 from train import run_config
 from train import workdir as workdir_lib
 
@@ -81,6 +84,7 @@ def main(argv):
     raise run_config.UsageError(f'--export_dir={FLAGS.export_dir!r} is not '
                                 f'empty; pass --overwrite to replace it.')
   with workdir_lib.Lock(FLAGS.workdir, 'python -m train.export'):
+    quiet.log_to_file(os.path.join(FLAGS.workdir, workdir_lib.LOG_FILE))
     config, model, step = run_config.restore(FLAGS.workdir, FLAGS.checkpoint)
     # Written beside the target and swapped in whole: a failed export never
     # destroys the previous one.
@@ -96,4 +100,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=run_config.parse_flags)
+  app.run(main, flags_parser=run_config.flags_parser(__doc__))

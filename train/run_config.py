@@ -8,6 +8,7 @@ import functools
 import math
 import os
 import sys
+import textwrap
 
 from absl import app
 from absl import flags
@@ -44,6 +45,80 @@ def parse_flags(argv):
   except flags.Error as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+
+
+_HELP = ('--help', '-help', '-h', '-?', '--helpshort')
+
+
+def flags_parser(doc, groups=None):
+  """The `flags_parser` of a program's `app.run`: `--help` prints `doc` and
+  the program's own flags (by group, each with its default) and exits 0;
+  a bad flag exits 2. `--helpfull` still lists every flag, absl's and
+  TensorFlow's included."""
+
+  def parse(argv):
+    if any(arg in _HELP for arg in argv[1:]):
+      print(program_help(doc, groups or {}))
+      sys.exit(0)
+    return parse_flags(argv)
+  return parse
+
+
+def _own_flags():
+  """Flags defined by this package's programs, by name (no aliases)."""
+  here = os.path.dirname(os.path.abspath(__file__))
+  own = {}
+  for module, module_flags in FLAGS.flags_by_module_dict().items():
+    if module.startswith('train') or os.path.abspath(module).startswith(here):
+      own.update((f.name, f) for f in module_flags)
+  return own
+
+
+def program_help(doc, groups):
+  """`doc`, then one section per group of flags, then the ungrouped ones."""
+  own, aliases = {}, {}
+  for name, flag in _own_flags().items():
+    if type(flag).__name__ == '_FlagAlias':  # help: 'Alias for --<name>.'
+      aliases.setdefault(flag.help[len('Alias for --'):-1], []).append(name)
+    else:
+      own[name] = flag
+  sections = dict(groups)
+  grouped = {n for names in sections.values() for n in names}
+  rest = sorted(n for n in own if n not in grouped)
+  if rest:
+    sections['other' if groups else 'flags'] = rest
+  lines = [doc.strip(), '']
+  for section, names in sections.items():
+    lines.append(f'{section}:')
+    for name in names:
+      flag = own[name]
+      default = flag.default
+      from_model = name in MODEL_FLAGS or name == 'n_subflows'
+      if default is None and from_model:  # the --model default's value
+        value = flows.CONFIGS[FLAGS['model'].default].get(
+            MODEL_FLAGS.get(name, name))
+        default = ','.join(map(str, value)) if isinstance(value, list) else value
+      if isinstance(default, bool):
+        shown = f'--[no]{name} (default: {str(default).lower()})'
+      elif default is None:
+        shown = f'--{name} (default: none)'
+      elif isinstance(default, list):
+        shown = f'--{name}={",".join(map(str, default))}'
+      else:
+        shown = f'--{name}={default}'
+      lines.append(f'  {shown}')
+      text = flag.help
+      choices = getattr(flag.parser, 'enum_values', None)
+      if choices:  # absl puts '<a|b|c>: ' in front of the help
+        text = text.split('>: ', 1)[-1] + f' One of: {", ".join(choices)}.'
+      if from_model:
+        text += f' Default: that of --model={FLAGS["model"].default}.'
+      if name in aliases:
+        text += f' Also --{", --".join(aliases[name])}.'
+      lines += ['      ' + line for line in textwrap.wrap(text, 72)]
+    lines.append('')
+  lines.append('--helpfull lists absl\'s and TensorFlow\'s flags too.')
+  return '\n'.join(lines)
 
 
 def exits_2_on_usage_errors(main):
@@ -89,7 +164,7 @@ def define_model_flags():
                        lower_bound=1)
   flags.DEFINE_integer('n_intermediate_channels', None,
                        'Width of the conditioners (and Sylvester / residual '
-                       'blocks). `--n_internal_channels` is an alias.',
+                       'blocks).',
                        lower_bound=1)
   flags.DEFINE_alias('n_internal_channels', 'n_intermediate_channels')
   flags.DEFINE_boolean('use_gated_conv', None, 'Gated DenseNet outputs.')

@@ -11,6 +11,7 @@ from absl import flags
 import numpy as np
 
 from train import images as image_lib
+from train import quiet
 from train import run_config
 from train import workdir as workdir_lib
 
@@ -33,6 +34,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   with workdir_lib.Lock(FLAGS.workdir, 'python -m train.sample'):
+    quiet.log_to_file(os.path.join(FLAGS.workdir, workdir_lib.LOG_FILE))
     config, model, step = run_config.restore(FLAGS.workdir, FLAGS.checkpoint)
     samples = model.sample(FLAGS.num, seed=[FLAGS.seed, 0],
                            temperature=FLAGS.temperature).numpy()
@@ -50,4 +52,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=run_config.parse_flags)
+  app.run(main, flags_parser=run_config.flags_parser(__doc__))

@@ -1,8 +1,7 @@
 """`python -m train`: trains a multiscale flow on tf.distribute.
 
-    python -m train                                  # offline digits default
-    python -m train --flagfile=train/configs/mixing_convexp.flags \
-        --workdir=runs/convexp --strategy=mirrored
+    python -m train                      # offline digits, writes runs/default
+    python -m train --model=mixing_convexp --workdir=runs/convexp
 
 It writes into `--workdir`: `config.json` (the model), `checkpoints/`
 (every `--checkpoint_every` steps and at the end; a rerun resumes from the
@@ -40,6 +39,7 @@ from train import distribute
 from train import evaluation
 from train import images as image_lib
 from train import input_pipeline
+from train import quiet
 from train import run_config
 from train import workdir as workdir_lib
 
@@ -127,6 +127,23 @@ flags.register_multi_flags_validator(
 
 UsageError = run_config.UsageError
 
+HELP_GROUPS = {
+    'model': ['model', 'mixing', 'model_type', 'coupling_net', 'n_levels',
+              'n_subflows', 'densenet_depth', 'densenet_growth',
+              'n_intermediate_channels', 'use_gated_conv', 'use_splitprior',
+              'use_actnorm', 'dequantize_distribution', 'dequantize_subflows',
+              'n_context', 'convexp_coeff', 'resnet_blocks'],
+    'data': ['dataset', 'data_dir', 'image_folder'],
+    'training': ['epochs', 'max_steps', 'batch_size', 'lr', 'warmup',
+                 'lr_decay', 'optimizer', 'clip_grad_norm', 'seed',
+                 'jit_compile', 'max_nonfinite', 'max_restores',
+                 'accept_changed_settings', 'inject_nonfinite_at'],
+    'distribution': ['strategy', 'cpu_devices', 'tpu'],
+    'output': ['workdir', 'overwrite', 'checkpoint_every', 'keep_checkpoints',
+               'eval_every', 'eval_num_samples', 'num_grid_samples',
+               'temperature', 'log_every', 'progress'],
+}
+
 # Settings that change what a run computes: resuming with another value is
 # refused unless --accept_changed_settings. The rest (epochs, max_steps,
 # output, devices) may change between sessions of one run.
@@ -206,6 +223,7 @@ def prepare():
   run.settings = training_settings()
   run.chief = distribute.is_chief()
   workdir_lib.check_directory(FLAGS.workdir)
+  _say(f'loading --dataset={config["dataset"]}')
   try:
     run.train_images, _ = data.load_images(
         config['dataset'], 'train', FLAGS.data_dir, FLAGS.image_folder)
@@ -230,6 +248,7 @@ def prepare():
   if FLAGS.batch_size % replicas:
     raise UsageError(f'--batch_size={FLAGS.batch_size} must be divisible by '
                      f'the {replicas} replicas of --strategy={FLAGS.strategy}.')
+  _say(f'building --model={FLAGS.model}')
   with run.strategy.scope():
     run.model = run_config.build_model(config)
   run.jit = (FLAGS.jit_compile if FLAGS.jit_compile is not None else
@@ -241,6 +260,7 @@ def prepare():
     run.lock = workdir_lib.Lock(FLAGS.workdir, 'python -m train',
                                   create=True).acquire()
     run.resume = _prepare_workdir(FLAGS.workdir, config, run.settings)
+    quiet.log_to_file(os.path.join(FLAGS.workdir, workdir_lib.LOG_FILE))
   else:
     run.resume = True
   return run
@@ -249,6 +269,11 @@ def prepare():
 # Mixing layers whose training step XLA:CPU ran faster on 8x8 digits
 # (benchmarks/results/train.md); on 32x32 images every layer ran slower.
 _XLA_FASTER_MIXINGS = ('convexp', 'emerging', 'periodic', 'woodbury')
+
+
+def _say(message):
+  """A start-up stage, so that a long start is never silent."""
+  print(f'{message} ...', flush=True)
 
 
 def default_jit_compile(config, strategy):
@@ -363,6 +388,7 @@ def train(run):
     return
 
   if int(step.numpy()) == 0:
+    _say('initialising ActNorm on the first batch')
     # Data-dependent ActNorm initialisation on the global batch, in
     # cross-replica context, so every replica (and worker) gets the same.
     first_images, first_noise = next(iter(input_pipeline.training_batches(
@@ -453,12 +479,16 @@ def train(run):
         f'{config["model"]["model_type"]}), '
         f'{sum(v.shape.num_elements() for v in variables):,d} parameters; '
         f'{replicas} replica(s), XLA loss: {run.jit}', flush=True)
+  total_epochs = -(-total_steps // steps_per_epoch)
+  _say(f'compiling the training step{" (XLA)" if run.jit else ""}')
   nonfinite = 0
   restores = 0  # since the last new checkpoint
   progbar, running, started = None, [], time.time()
   while int(step.numpy()) < total_steps:
     current = int(step.numpy())
     if progbar is None and FLAGS.progress and run.chief:
+      print(f'epoch {current // steps_per_epoch + 1}/{total_epochs}',
+            flush=True)
       progbar = keras.utils.Progbar(
           steps_per_epoch, stateful_metrics=['bits/dim', 'images/s'])
       epoch_start = time.time()
@@ -508,6 +538,10 @@ def train(run):
   elapsed = time.time() - started
   test_bpd = evaluate()
   if run.chief:
+    writer.flush()
+    image_lib.bits_per_dim_plot(
+        os.path.join(workdir, 'tb'), os.path.join(workdir, 'bits_per_dim.png'),
+        uniform_bits_per_dim=math.log2(num_bins))
     workdir_lib.write_json(final_path, {
         'step': int(step.numpy()), 'test_bits_per_dim': test_bpd,
         'train_bits_per_dim_last_epoch': float(np.mean(
