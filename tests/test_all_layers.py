@@ -104,3 +104,12 @@ def test_only_float32_and_float64_are_accepted(name, dtype):
                 name.split()[0], {})
   with pytest.raises(ValueError, match=f'float32 or float64; got {dtype.name}'):
     cls(SHAPE, dtype=dtype, **kwargs)
+
+
+@pytest.mark.parametrize('name', FACTORIES)
+def test_an_empty_batch_passes_through(name):
+  layer = _make(name, 1)
+  x = tf.zeros([0, *SHAPE])
+  for fn in (layer.forward, layer.inverse):
+    assert fn(x).shape == (0, *SHAPE)
+  assert layer.forward_log_det_jacobian(x, event_ndims=3).shape in ((0,), ())

@@ -185,6 +185,8 @@ class ResidualFlowBlock(base.ImageBijector):
       gx = self.residual(x)
     if self._estimator == 'exact':
       d = int(np.prod(self._event_shape))
+      if x.shape[0] == 0:  # batch_jacobian divides by a static batch size
+        return tf.zeros([0], x.dtype)
       jac = tape.batch_jacobian(gx, x)
       jac = tf.reshape(jac, [-1, d, d]) + tf.eye(d, dtype=x.dtype)
       # det(I + J) > 0 when Lip(g) < 1, so log|det| is the log-det.
