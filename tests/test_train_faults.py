@@ -13,6 +13,7 @@ import time
 
 from absl import flags
 from absl.testing import flagsaver
+import numpy as np
 import pytest
 
 from test_train import ROOT, TINY, _env, _python, _run, _write_pngs
@@ -334,3 +335,34 @@ def test_every_number_flag_has_a_validated_range(program):
       '      unchecked.append(name)\n'
       'print(sorted(set(unchecked)))\n')
   assert _python('-c', script).stdout.splitlines()[-1] == '[]'
+
+
+def _initial_weights(*args):
+  from train import run_config  # pylint: disable=g-import-not-at-top
+  from train import trainer  # pylint: disable=g-import-not-at-top,unused-import
+  was_parsed = flags.FLAGS.is_parsed()
+  try:
+    with flagsaver.flagsaver():
+      run_config.parse_flags(['train', '--n_subflows=1', '--densenet_depth=1',
+                              '--densenet_growth=4',
+                              '--n_intermediate_channels=8', *args])
+      config = run_config.from_flags()
+      model = run_config.build_model(config)
+  finally:
+    flags.FLAGS.unparse_flags()
+    if was_parsed:
+      flags.FLAGS.mark_as_parsed()
+  return config, [v.numpy() for v in model.trainable_variables]
+
+
+def test_the_seed_reaches_every_weight_and_is_recorded():
+  config_a, a = _initial_weights('--seed=1')
+  _, again = _initial_weights('--seed=1')
+  config_b, b = _initial_weights('--seed=2')
+  assert config_a['model']['seed'] == 1 and config_b['model']['seed'] == 2
+  assert all(np.array_equal(x, y) for x, y in zip(a, again))
+  # Every randomly initialised variable differs (zero-initialised ones,
+  # such as biases and the last layers of conditioners, stay equal).
+  random = [i for i, x in enumerate(a) if np.std(x) > 0]
+  assert len(random) > len(a) // 3
+  assert all(not np.array_equal(a[i], b[i]) for i in random)

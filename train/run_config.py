@@ -220,6 +220,8 @@ def from_flags():
     raise UsageError(f'--n_subflows gives {len(model["n_subflows"])} levels '
                      f'but --n_levels={model["n_levels"]}.')
   model['num_bins'] = num_bins
+  if 'seed' in FLAGS:  # the training program's --seed initialises the weights
+    model['seed'] = FLAGS.seed
   return dict(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
               image_folder=FLAGS.image_folder, image_shape=list(image_shape),
               model=model)
