@@ -26,7 +26,11 @@ _captured = []
 def tensorflow_startup():
   """Captures native stderr while TensorFlow loads; shows it on failure."""
   sys.stderr.flush()
-  saved = os.dup(2)
+  try:
+    saved = os.dup(2)
+  except OSError:  # no standard error to capture
+    yield
+    return
   with tempfile.TemporaryFile() as capture:
     os.dup2(capture.fileno(), 2)
     failed = True
