@@ -11,8 +11,6 @@ import subprocess
 import sys
 import time
 
-from absl import flags
-from absl.testing import flagsaver
 import numpy as np
 import pytest
 
@@ -279,7 +277,7 @@ def test_a_corrupt_image_is_named(tmp_path):
                                               f'readable image')
 
 
-@pytest.mark.parametrize('args, message', [
+FLAG_CASES = [
     (['--clip_grad_norm=-1'], '--clip_grad_norm must be a finite number >= 0'),
     (['--clip_grad_norm=nan'], '--clip_grad_norm must be a finite number'),
     (['--temperature=-1'], '--temperature must be a finite number >= 0'),
@@ -300,21 +298,40 @@ def test_a_corrupt_image_is_named(tmp_path):
     (['--cpu_devices=2'], '--cpu_devices splits the CPU for '
                           '--strategy=mirrored only'),
     (['--tpu=x'], '--tpu is only read with --strategy=tpu'),
-])
-def test_flag_ranges_are_validated_when_parsed(args, message, capsys):
-  from train import run_config  # pylint: disable=g-import-not-at-top
-  from train import trainer  # pylint: disable=g-import-not-at-top,unused-import
-  was_parsed = flags.FLAGS.is_parsed()
-  try:
-    with flagsaver.flagsaver():
-      with pytest.raises(SystemExit) as exit_info:
-        run_config.parse_flags(['train', *args])
-  finally:
-    flags.FLAGS.unparse_flags()
-    if was_parsed:
-      flags.FLAGS.mark_as_parsed()
-  assert exit_info.value.code == 2
-  assert message in capsys.readouterr().err
+]
+
+# One process parses every case (absl's flags are process-global, and other
+# tests import other programs, which define flags of the same names).
+_PARSE_CASES = (
+    'import contextlib, io, json, sys\n'
+    'from absl import flags\n'
+    'from train import run_config, trainer\n'
+    'out = []\n'
+    'for args in json.loads(sys.argv[1]):\n'
+    '  err = io.StringIO()\n'
+    '  try:\n'
+    '    with contextlib.redirect_stderr(err):\n'
+    '      run_config.parse_flags(["train", *args])\n'
+    '    code = 0\n'
+    '  except SystemExit as e:\n'
+    '    code = e.code\n'
+    '  flags.FLAGS.unparse_flags()\n'
+    '  out.append([code, err.getvalue()])\n'
+    'print(json.dumps(out))\n')
+
+
+@pytest.fixture(scope='module')
+def parsed_flag_cases():
+  proc = _python('-c', _PARSE_CASES,
+                 json.dumps([args for args, _ in FLAG_CASES]))
+  return json.loads(proc.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize('case', range(len(FLAG_CASES)))
+def test_flag_ranges_are_validated_when_parsed(case, parsed_flag_cases):
+  code, err = parsed_flag_cases[case]
+  assert code == 2, (FLAG_CASES[case], err)
+  assert FLAG_CASES[case][1] in err, (FLAG_CASES[case], err)
 
 
 @pytest.mark.parametrize('program', ['trainer', 'evaluate', 'sample',
@@ -337,29 +354,32 @@ def test_every_number_flag_has_a_validated_range(program):
   assert _python('-c', script).stdout.splitlines()[-1] == '[]'
 
 
-def _initial_weights(*args):
-  from train import run_config  # pylint: disable=g-import-not-at-top
-  from train import trainer  # pylint: disable=g-import-not-at-top,unused-import
-  was_parsed = flags.FLAGS.is_parsed()
-  try:
-    with flagsaver.flagsaver():
-      run_config.parse_flags(['train', '--n_subflows=1', '--densenet_depth=1',
-                              '--densenet_growth=4',
-                              '--n_intermediate_channels=8', *args])
-      config = run_config.from_flags()
-      model = run_config.build_model(config)
-  finally:
-    flags.FLAGS.unparse_flags()
-    if was_parsed:
-      flags.FLAGS.mark_as_parsed()
-  return config, [v.numpy() for v in model.trainable_variables]
+_INITIAL_WEIGHTS = (
+    'import sys\n'
+    'import numpy as np\n'
+    'from train import run_config, trainer\n'
+    'run_config.parse_flags(["train", "--n_subflows=1", "--densenet_depth=1",\n'
+    '                        "--densenet_growth=4",\n'
+    '                        "--n_intermediate_channels=8", *sys.argv[2:]])\n'
+    'config = run_config.from_flags()\n'
+    'model = run_config.build_model(config)\n'
+    'np.savez(sys.argv[1], seed=config["model"]["seed"],\n'
+    '         *[v.numpy() for v in model.trainable_variables])\n')
 
 
-def test_the_seed_reaches_every_weight_and_is_recorded():
-  config_a, a = _initial_weights('--seed=1')
-  _, again = _initial_weights('--seed=1')
-  config_b, b = _initial_weights('--seed=2')
-  assert config_a['model']['seed'] == 1 and config_b['model']['seed'] == 2
+def _initial_weights(tmp_path, name, *args):
+  path = str(tmp_path / f'{name}.npz')
+  _python('-c', _INITIAL_WEIGHTS, path, *args)
+  saved = np.load(path)
+  weights = [saved[f'arr_{i}'] for i in range(len(saved.files) - 1)]
+  return int(saved['seed']), weights
+
+
+def test_the_seed_reaches_every_weight_and_is_recorded(tmp_path):
+  seed_a, a = _initial_weights(tmp_path, 'a', '--seed=1')
+  _, again = _initial_weights(tmp_path, 'again', '--seed=1')
+  seed_b, b = _initial_weights(tmp_path, 'b', '--seed=2')
+  assert seed_a == 1 and seed_b == 2
   assert all(np.array_equal(x, y) for x, y in zip(a, again))
   # Every randomly initialised variable differs (zero-initialised ones,
   # such as biases and the last layers of conditioners, stay equal).
