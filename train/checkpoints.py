@@ -71,16 +71,23 @@ class Store(object):
     directory: where the `ckpt-<step>` files live.
     keep: how many of the newest checkpoints `save` leaves on disk.
     log: `print`-like function for what the store did.
+    restore_from: where `latest` and `restore_latest` look, if not in
+      `directory`; it is only read (the other workers of a multi-worker run
+      save into scratch folders and restore from the chief's checkpoints).
   """
 
-  def __init__(self, checkpoint, directory, keep, log=print):
+  def __init__(self, checkpoint, directory, keep, log=print,
+               restore_from=None):
     self._checkpoint = checkpoint
     self.directory = directory
     self._keep = keep
     self._log = log
+    self._restore_from = restore_from
 
   def latest(self):
     """Path of the newest intact checkpoint, or None."""
+    if self._restore_from:
+      return newest_intact(self._restore_from, self._log, set_aside=False)
     return newest_intact(self.directory, self._log, set_aside=True)
 
   def restore_latest(self):

@@ -261,8 +261,8 @@ def prepare():
                                   create=True).acquire()
     run.resume = _prepare_workdir(FLAGS.workdir, config, run.settings)
     quiet.log_to_file(os.path.join(FLAGS.workdir, workdir_lib.LOG_FILE))
-  else:
-    run.resume = True
+  else:  # resumes where the chief's checkpoints are, unless starting anew
+    run.resume = not FLAGS.overwrite
   return run
 
 
@@ -371,8 +371,11 @@ def train(run):
   ckpt_dir = (os.path.join(workdir, 'checkpoints') if run.chief else
               os.path.join(workdir, 'tmp', distribute.task_id()))
   checkpoints.remove_scratch(ckpt_dir)
-  store = checkpoints.Store(checkpoint, ckpt_dir, FLAGS.keep_checkpoints,
-                            log=functools.partial(print, flush=True))
+  store = checkpoints.Store(
+      checkpoint, ckpt_dir, FLAGS.keep_checkpoints,
+      log=functools.partial(print, flush=True),
+      # Every worker resumes from the chief's checkpoints, at the same step.
+      restore_from=None if run.chief else os.path.join(workdir, 'checkpoints'))
   restored = store.restore_latest() if run.resume else None
   if restored:
     print(f'resumed from {restored} at step {int(step.numpy())}', flush=True)
