@@ -13,7 +13,6 @@ from absl import app
 from absl import flags
 from tfp_convexp import data
 from train import evaluation
-from train import quiet
 from train import run_config
 from train import workdir as workdir_lib
 
@@ -33,9 +32,9 @@ FLAGS = flags.FLAGS
 @run_config.exits_2_on_usage_errors
 def main(argv):
   del argv
-  with workdir_lib.Lock(FLAGS.workdir, 'python -m train.evaluate'):
-    quiet.log_to_file(os.path.join(FLAGS.workdir, workdir_lib.LOG_FILE))
-    config, model, step = run_config.restore(FLAGS.workdir, FLAGS.checkpoint)
+  with run_config.restored_run(FLAGS.workdir, FLAGS.checkpoint,
+                              'python -m train.evaluate') as (
+                                  config, model, step):
     try:
       images, _ = data.load_images(config['dataset'], FLAGS.split,
                                    config.get('data_dir'),

@@ -9,15 +9,12 @@ Signatures (all batch sizes; images are int32 in [0, bins)):
 Loading needs only TensorFlow: `tf.saved_model.load(E).sample(...)`.
 """
 
-import os
-
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
 from tfp_convexp import flows
-from train import quiet
 from train import run_config
 from train import workdir as workdir_lib
 
@@ -83,9 +80,9 @@ def main(argv):
       FLAGS.export_dir) and not FLAGS.overwrite:
     raise run_config.UsageError(f'--export_dir={FLAGS.export_dir!r} is not '
                                 f'empty; pass --overwrite to replace it.')
-  with workdir_lib.Lock(FLAGS.workdir, 'python -m train.export'):
-    quiet.log_to_file(os.path.join(FLAGS.workdir, workdir_lib.LOG_FILE))
-    config, model, step = run_config.restore(FLAGS.workdir, FLAGS.checkpoint)
+  with run_config.restored_run(FLAGS.workdir, FLAGS.checkpoint,
+                              'python -m train.export') as (
+                                  config, model, step):
     # Written beside the target and swapped in whole: a failed export never
     # destroys the previous one.
     staging = FLAGS.export_dir.rstrip('/') + '.partial'

@@ -4,6 +4,7 @@ Training writes `config.json` into the work directory; resuming, evaluation,
 sampling and export rebuild exactly that model from it.
 """
 
+import contextlib
 import functools
 import math
 import os
@@ -16,6 +17,7 @@ from absl import flags
 from tfp_convexp import data
 from tfp_convexp import flows
 from train import checkpoints
+from train import quiet
 from train import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
@@ -292,6 +294,15 @@ def restore(workdir, checkpoint=None):
     raise UsageError(f'checkpoint {path!r} does not hold this model ({e}).'
                      ) from e
   return config, model, int(step)
+
+
+@contextlib.contextmanager
+def restored_run(workdir, checkpoint, program):
+  """`(config, model, step)` of a training run, for a program that reads it:
+  holds the work directory's lock and logs to its log file meanwhile."""
+  with workdir_lib.Lock(workdir, program):
+    quiet.log_to_file(os.path.join(workdir, workdir_lib.LOG_FILE))
+    yield restore(workdir, checkpoint)
 
 
 def _log_to_stderr(message):

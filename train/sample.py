@@ -11,9 +11,7 @@ from absl import flags
 import numpy as np
 
 from train import images as image_lib
-from train import quiet
 from train import run_config
-from train import workdir as workdir_lib
 
 flags.DEFINE_string('workdir', None, 'Work directory of a training run.',
                     required=True)
@@ -33,9 +31,9 @@ FLAGS = flags.FLAGS
 @run_config.exits_2_on_usage_errors
 def main(argv):
   del argv
-  with workdir_lib.Lock(FLAGS.workdir, 'python -m train.sample'):
-    quiet.log_to_file(os.path.join(FLAGS.workdir, workdir_lib.LOG_FILE))
-    config, model, step = run_config.restore(FLAGS.workdir, FLAGS.checkpoint)
+  with run_config.restored_run(FLAGS.workdir, FLAGS.checkpoint,
+                              'python -m train.sample') as (
+                                  config, model, step):
     samples = model.sample(FLAGS.num, seed=[FLAGS.seed, 0],
                            temperature=FLAGS.temperature).numpy()
     out = FLAGS.out or os.path.join(
