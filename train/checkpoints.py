@@ -90,11 +90,14 @@ class Store(object):
       return newest_intact(self._restore_from, self._log, set_aside=False)
     return newest_intact(self.directory, self._log, set_aside=True)
 
+  def restore(self, path):
+    self._checkpoint.read(path).assert_existing_objects_matched()
+
   def restore_latest(self):
     """Restores the newest intact checkpoint; returns its path or None."""
     path = self.latest()
     if path:
-      self._checkpoint.read(path).assert_existing_objects_matched()
+      self.restore(path)
     return path
 
   def save(self, number):

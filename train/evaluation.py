@@ -35,9 +35,9 @@ class SplitBitsPerDim(object):
     self._run = tf.function(lambda batch, seed: self._strategy.run(
         lambda b, s: self._bpd(b, s), args=(batch, seed)))
 
-  def _batch(self, images, index):
+  def _batch(self, images, seed, index):
     if self._strategy.num_replicas_in_sync == 1:
-      return self._bpd(tf.constant(images), tf.constant([self._seed, index]))
+      return self._bpd(tf.constant(images), tf.constant([seed, index]))
     devices = self._strategy.extended.worker_devices
     shards = np.array_split(images, len(devices))
 
@@ -47,17 +47,16 @@ class SplitBitsPerDim(object):
     distribute = self._strategy.experimental_distribute_values_from_function
     batch = distribute(lambda ctx: tf.constant(shards[replica(ctx)]))
     seed = distribute(lambda ctx: tf.constant(
-        [self._seed, index * len(devices) + replica(ctx)]))
+        [seed, index * len(devices) + replica(ctx)]))
     out = self._run(batch, seed)
     return np.concatenate([
         v.numpy() for v in self._strategy.experimental_local_results(out)])
 
   def __call__(self, images, batch_size, seed, progress=None):
     """`(mean, standard error)`; `progress(done, total)` after each batch."""
-    self._seed = seed
     values = []
     for i in range(0, len(images), batch_size):
-      values.append(np.asarray(self._batch(images[i:i + batch_size],
+      values.append(np.asarray(self._batch(images[i:i + batch_size], seed,
                                            i // batch_size)))
       if progress:
         progress(min(i + batch_size, len(images)), len(images))

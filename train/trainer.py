@@ -577,7 +577,7 @@ def _recover(store, step, batches, nonfinite, restores):
                      f'again before the next checkpoint; {advice}. The '
                      f'checkpoints on disk are kept.')
   position = int(batches.numpy())
-  store.restore_latest()
+  store.restore(latest)  # verified by latest() just now
   batches.assign(position)  # keep moving through the data
   print(f'restored the last good checkpoint {latest} (step '
         f'{int(step.numpy())}) after {nonfinite} non-finite steps '

@@ -55,8 +55,7 @@ class Lock(object):
 
   def acquire(self):
     directory = os.path.dirname(self.path)
-    if self._create:
-      check_directory(directory)
+    if self._create:  # the caller has run check_directory
       try:
         os.makedirs(directory, exist_ok=True)
       except OSError as e:
