@@ -4,6 +4,7 @@ from tfp_convexp.nets.densenet import DenseInResidualNet
 from tfp_convexp.nets.densenet import DenseNet
 from tfp_convexp.nets.layers import Conv2D
 from tfp_convexp.nets.layers import GatedConv2D
+from tfp_convexp.nets.layers import INITS
 from tfp_convexp.nets.masked import MaskedConv2D
 from tfp_convexp.nets.masked import MaskedDense
 from tfp_convexp.nets.convnets import PlainConvNet

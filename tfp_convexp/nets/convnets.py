@@ -16,12 +16,12 @@ class PlainConvNet(tf.Module):
   """
 
   def __init__(self, in_channels, out_channels, hidden_channels=512, seed=0,
-               dtype=tf.float32, name=None):
+               dtype=tf.float32, init='he_normal', name=None):
     super().__init__(name=name)
     self.first = Conv2D(in_channels, hidden_channels, 3, seed=seed,
-                        dtype=dtype)
+                        dtype=dtype, init=init)
     self.middle = Conv2D(hidden_channels, hidden_channels, 1, seed=seed + 1,
-                         dtype=dtype)
+                         dtype=dtype, init=init)
     self.last = Conv2D(hidden_channels, out_channels, 3, zero_init=True,
                        dtype=dtype)
 
@@ -32,10 +32,12 @@ class PlainConvNet(tf.Module):
 
 class _ResidualBlock(tf.Module):
 
-  def __init__(self, channels, seed, dtype, name=None):
+  def __init__(self, channels, seed, dtype, init, name=None):
     super().__init__(name=name)
-    self.conv1 = Conv2D(channels, channels, 3, seed=seed, dtype=dtype)
-    self.conv2 = Conv2D(channels, channels, 1, seed=seed + 1, dtype=dtype)
+    self.conv1 = Conv2D(channels, channels, 3, seed=seed, dtype=dtype,
+                        init=init)
+    self.conv2 = Conv2D(channels, channels, 1, seed=seed + 1, dtype=dtype,
+                        init=init)
     # Zero: each block starts as the identity (MEF scales it by 0 at init).
     self.conv3 = Conv2D(channels, channels, 3, zero_init=True, dtype=dtype)
 
@@ -55,12 +57,14 @@ class ResidualConvNet(tf.Module):
   """
 
   def __init__(self, in_channels, out_channels, hidden_channels=128,
-               num_blocks=8, seed=0, dtype=tf.float32, name=None):
+               num_blocks=8, seed=0, dtype=tf.float32, init='he_normal',
+               name=None):
     super().__init__(name=name)
     self.first = Conv2D(in_channels, hidden_channels, 3, seed=seed,
-                        dtype=dtype)
-    self.blocks = [_ResidualBlock(hidden_channels, seed + 10 * (i + 1), dtype)
-                   for i in range(num_blocks)]
+                        dtype=dtype, init=init)
+    self.blocks = [
+        _ResidualBlock(hidden_channels, seed + 10 * (i + 1), dtype, init)
+        for i in range(num_blocks)]
     self.last = Conv2D(hidden_channels, out_channels, 3, zero_init=True,
                        dtype=dtype)
 

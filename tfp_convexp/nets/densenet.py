@@ -11,10 +11,12 @@ __all__ = ['DenseNet', 'DenseInResidualNet']
 class _DenseLayer(tf.Module):
   """1x1 conv, ReLU, 3x3 conv to `growth` channels, ReLU; output appended."""
 
-  def __init__(self, in_channels, growth, seed, dtype, name=None):
+  def __init__(self, in_channels, growth, seed, dtype, init, name=None):
     super().__init__(name=name)
-    self.squeeze = Conv2D(in_channels, in_channels, 1, seed=seed, dtype=dtype)
-    self.grow = Conv2D(in_channels, growth, 3, seed=seed + 1, dtype=dtype)
+    self.squeeze = Conv2D(in_channels, in_channels, 1, seed=seed, dtype=dtype,
+                          init=init)
+    self.grow = Conv2D(in_channels, growth, 3, seed=seed + 1, dtype=dtype,
+                       init=init)
 
   def __call__(self, x):
     h = tf.nn.relu(self.grow(tf.nn.relu(self.squeeze(x))))
@@ -30,20 +32,22 @@ class DenseNet(tf.Module):
     gated: a gated 1x1 output convolution (`a + b sigmoid(c)`).
     zero_init: start the output convolution at zero.
     seed: int for the initialisation.
+    init: of the convolutions, one of `nets.INITS`.
   """
 
   def __init__(self, in_channels, out_channels, depth=8, growth=64,
                gated=True, zero_init=False, seed=0, dtype=tf.float32,
-               name=None):
+               init='he_normal', name=None):
     super().__init__(name=name)
     self.layers = []
     channels = in_channels
     for i in range(depth):
-      self.layers.append(_DenseLayer(channels, growth, seed + 2 * i, dtype))
+      self.layers.append(_DenseLayer(channels, growth, seed + 2 * i, dtype,
+                                     init))
       channels += growth
     output = GatedConv2D if gated else Conv2D
     self.output = output(channels, out_channels, 1, zero_init=zero_init,
-                         seed=seed + 2 * depth, dtype=dtype)
+                         seed=seed + 2 * depth, dtype=dtype, init=init)
 
   def __call__(self, x):
     for layer in self.layers:
@@ -63,17 +67,18 @@ class DenseInResidualNet(tf.Module):
     num_densenets: residual DenseNet blocks (paper: 1).
     depth, growth, gated: of each DenseNet.
     seed: int for the initialisation.
+    init: of the convolutions but the last, one of `nets.INITS`.
   """
 
   def __init__(self, in_channels, out_channels, intermediate_channels=64,
                num_densenets=1, depth=8, growth=64, gated=True, seed=0,
-               dtype=tf.float32, name=None):
+               dtype=tf.float32, init='he_normal', name=None):
     super().__init__(name=name)
     self.first = Conv2D(in_channels, intermediate_channels, 1, seed=seed,
-                        dtype=dtype)
+                        dtype=dtype, init=init)
     self.blocks = [
         DenseNet(intermediate_channels, intermediate_channels, depth, growth,
-                 gated, seed=seed + 1000 * (i + 1), dtype=dtype)
+                 gated, seed=seed + 1000 * (i + 1), dtype=dtype, init=init)
         for i in range(num_densenets)]
     self.last = Conv2D(intermediate_channels, out_channels, 1, zero_init=True,
                        dtype=dtype)
