@@ -20,6 +20,8 @@ FACTORIES = {
     'Conv1x1 plain': lambda s: bijectors.Conv1x1(SHAPE, 'plain', seed=s),
     'Conv1x1 lu': lambda s: bijectors.Conv1x1(SHAPE, 'lu', seed=s),
     'Conv1x1 qr': lambda s: bijectors.Conv1x1(SHAPE, 'qr', seed=s),
+    'Conv1x1 householder': lambda s: bijectors.Conv1x1(SHAPE, 'householder',
+                                                       seed=s),
     'MatrixExponential1x1': lambda s: bijectors.MatrixExponential1x1(SHAPE, seed=s),
     'EmergingConv': lambda s: bijectors.EmergingConv(SHAPE, seed=s),
     'PeriodicConv': lambda s: bijectors.PeriodicConv(SHAPE, seed=s),

@@ -1,4 +1,5 @@
-"""Conv1x1 (plain, LU, QR) and MatrixExponential1x1 through the oracle."""
+"""Conv1x1 (plain, LU, QR, Householder) and MatrixExponential1x1 through the
+oracle."""
 
 import hypothesis
 from hypothesis import strategies as st
@@ -34,20 +35,23 @@ def _closed_form(layer):
        for var in layer.variables}
   if layer.parameterization == 'plain':
     return _per_pixel(v['matrix'])
+  if layer.parameterization in ('qr', 'householder'):
+    q = np.eye(layer.channels)
+    for r in v['reflections']:
+      r = r / np.linalg.norm(r)
+      q = q @ (np.eye(len(r)) - 2 * np.outer(r, r))
+    if layer.parameterization == 'householder':
+      return _per_pixel(q)
   upper = np.triu(v['upper'], 1) + np.diag(
       np.exp(v['log_scale']) * v.get('sign', 1.))
   if layer.parameterization == 'lu':
     w = v['permutation'] @ (np.tril(v['lower'], -1) + np.eye(len(upper))) @ upper
   else:
-    q = np.eye(len(upper))
-    for r in v['reflections']:
-      r = r / np.linalg.norm(r)
-      q = q @ (np.eye(len(r)) - 2 * np.outer(r, r))
     w = q @ upper
   return _per_pixel(w)
 
 
-KINDS = ['plain', 'lu', 'qr', 'matrix_exp']
+KINDS = ['plain', 'lu', 'qr', 'householder', 'matrix_exp']
 
 
 @hypothesis.settings(max_examples=12)
@@ -70,7 +74,7 @@ def test_oracle_xla(kind):
   oracle.check_bijector(layer, x, closed_form=_closed_form(layer))
 
 
-@pytest.mark.parametrize('kind', ['plain', 'lu', 'qr'])
+@pytest.mark.parametrize('kind', ['plain', 'lu', 'qr', 'householder'])
 def test_starts_from_a_rotation(kind):
   layer = Conv1x1([2, 2, 6], parameterization=kind, seed=1, dtype=tf.float64)
   w = layer.matrix().numpy()
@@ -78,6 +82,20 @@ def test_starts_from_a_rotation(kind):
   assert abs(float(layer.forward_log_det_jacobian(tf.zeros([2, 2, 6],
                                                            tf.float64),
                                                   event_ndims=3))) < 1e-12
+
+
+def test_householder_is_orthogonal_with_few_reflections():
+  layer = Conv1x1([2, 3, 8], parameterization='householder',
+                  num_reflections=3, seed=2, dtype=tf.float64)
+  oracle.randomize_variables(layer, 2, scale=0.5)
+  assert [v.shape for v in layer.trainable_variables] == [(3, 8)]
+  w = layer.matrix().numpy()
+  np.testing.assert_allclose(w @ w.T, np.eye(8), atol=1e-12)
+  # Three reflections fix the 5-dimensional orthogonal complement of their
+  # vectors, so W is no general rotation.
+  assert np.linalg.matrix_rank(w - np.eye(8), tol=1e-9) == 3
+  x = np.random.default_rng(0).standard_normal((2, 2, 3, 8))
+  oracle.check_bijector(layer, x, closed_form=_closed_form(layer))
 
 
 def test_qr_with_few_reflections():

@@ -10,7 +10,7 @@ from tfp_convexp.bijectors import channel_linear
 
 __all__ = ['Conv1x1']
 
-PARAMETERIZATIONS = ('plain', 'lu', 'qr')
+PARAMETERIZATIONS = ('plain', 'lu', 'qr', 'householder')
 
 
 def _random_rotation(channels, seed, dtype):
@@ -29,7 +29,7 @@ class Conv1x1(channel_linear.ChannelLinear):
   log-det:  H * W * log|det W|
   ```
 
-  `W` is built in one of three ways (`parameterization`):
+  `W` is built in one of four ways (`parameterization`):
 
   * `'plain'`: `W` is the variable itself (Glow). `log|det W|` has no closed
     form here; it is `sum log|diag R|` of a QR decomposition (which, unlike
@@ -46,8 +46,11 @@ class Conv1x1(channel_linear.ChannelLinear):
     convolution-exponential code uses it for wide layers). Analytic
     `log|det W| = sum(log_scale)`; the inverse is `Q^T` and one triangular
     solve. Invertible by construction.
+  * `'householder'`: `W = Q` alone, orthogonal, so `log|det W| = 0` and the
+    inverse is `Q^T` (the convolution-exponential code's 1x1 for layers
+    wider than 64 channels, with 64 reflections).
 
-  All three start from the same kind of random rotation (Glow's
+  All four start from the same kind of random rotation (Glow's
   initialisation), so `log|det W| = 0` at first.
 
   #### Example
@@ -73,7 +76,8 @@ class Conv1x1(channel_linear.ChannelLinear):
     Args:
       event_shape: `[H, W, C]` (NHWC).
       parameterization: `'plain'`, `'lu'` or `'qr'` (see above).
-      num_reflections: Householder reflections for `'qr'`; default `C`.
+      num_reflections: Householder reflections for `'qr'` and
+        `'householder'`; default `C`.
       seed: optional int for the random initial rotation.
       dtype: floating dtype.
       validate_args: check inputs for non-finite values and, for `'plain'`,
@@ -112,6 +116,7 @@ class Conv1x1(channel_linear.ChannelLinear):
         self._reflections = tf.Variable(
             rng.standard_normal((num_reflections, c)).astype(
                 dtype.as_numpy_dtype), name='reflections')
+      if parameterization == 'qr':
         self._upper = tf.Variable(np.zeros((c, c), dtype.as_numpy_dtype),
                                   name='upper')
         self._log_scale = tf.Variable(np.zeros(c, dtype.as_numpy_dtype),
@@ -140,8 +145,10 @@ class Conv1x1(channel_linear.ChannelLinear):
     if self._parameterization == 'lu':
       return tf.matmul(self._permutation,
                        tf.matmul(self._unit_lower(), self._triangular()))
-    return tf.matmul(ops.householder_product(self._reflections),
-                     self._triangular())
+    q = ops.householder_product(self._reflections)
+    if self._parameterization == 'householder':
+      return q
+    return tf.matmul(q, self._triangular())
 
   def _apply_inverse_matrix(self, y):
     if self._parameterization == 'plain':
@@ -155,12 +162,15 @@ class Conv1x1(channel_linear.ChannelLinear):
     else:
       cols = tf.matmul(ops.householder_product(self._reflections), flat,
                        transpose_a=True, transpose_b=True)
-    cols = tf.linalg.triangular_solve(self._triangular(), cols, lower=False)
+    if self._parameterization != 'householder':
+      cols = tf.linalg.triangular_solve(self._triangular(), cols, lower=False)
     return tf.reshape(tf.transpose(cols), tf.shape(y))
 
   def _log_abs_det_matrix(self):
     if self._parameterization == 'plain':
       return ops.qr_log_abs_det(self._w)
+    if self._parameterization == 'householder':
+      return tf.zeros([], self.dtype)
     return tf.reduce_sum(self._log_scale)
 
   def _parameter_control_dependencies(self, is_init):
