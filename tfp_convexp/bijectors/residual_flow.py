@@ -14,9 +14,17 @@ __all__ = ['ResidualFlowBlock', 'LOG_DET_ESTIMATORS']
 LOG_DET_ESTIMATORS = ('exact', 'russian_roulette')
 
 
-def _lipswish(x):
-  """`x sigmoid(x) / 1.1`: smooth, and 1-Lipschitz (Chen et al., 2019)."""
-  return x * tf.sigmoid(x) / 1.1
+class _LipSwish(tf.Module):
+  """`x sigmoid(softplus(beta) x) / 1.1` with a learned `beta` (Chen et al.,
+  2019): 1-Lipschitz for every `beta`, since the slope of `x sigmoid(b x)`
+  never exceeds 1.0998 whatever `b >= 0`."""
+
+  def __init__(self, dtype, name=None):
+    super().__init__(name=name)
+    self.beta = tf.Variable(tf.constant(0.5, dtype), name='beta')
+
+  def __call__(self, x):
+    return x * tf.sigmoid(x * tf.nn.softplus(self.beta)) / 1.1
 
 
 class _NormalizedConv(tf.Module):
@@ -58,8 +66,8 @@ class ResidualFlowBlock(base.ImageBijector):
   r"""`z = x + g(x)` with `Lip(g) < 1` (invertible residual block).
 
   `g` is conv 3x3, LipSwish, conv 1x1, LipSwish, conv 3x3 (`hidden_channels`
-  wide), each convolution kept at a certified `||.||_2 <= coeff`, so
-  `Lip(g) <= coeff^3 < 1`.
+  wide; each LipSwish with a learned slope), each convolution kept at a
+  certified `||.||_2 <= coeff`, so `Lip(g) <= coeff^3 < 1`.
 
   ```none
   forward:  z = x + g(x)
@@ -156,6 +164,7 @@ class ResidualFlowBlock(base.ImageBijector):
                                                 dtype)
       self._convs = [conv(c, hidden, 3, 0), conv(hidden, hidden, 1, 1),
                      conv(hidden, c, 3, 2)]
+      self._activations = [_LipSwish(dtype), _LipSwish(dtype)]
       super().__init__(is_constant_jacobian=False, dtype=dtype,
                        validate_args=validate_args, parameters=parameters,
                        name=name)
@@ -175,8 +184,8 @@ class ResidualFlowBlock(base.ImageBijector):
 
   def residual(self, x):
     """`g(x)` on `[B, H, W, C]`."""
-    h = _lipswish(self._convs[0](x))
-    h = _lipswish(self._convs[1](h))
+    h = self._activations[0](self._convs[0](x))
+    h = self._activations[1](self._convs[1](h))
     return self._convs[2](h)
 
   def _log_det(self, x, seed):
