@@ -27,7 +27,7 @@ k, chunk = int(sys.argv[1]), int(sys.argv[2])
 model = flows.make_flow(
     (32, 32, 3), mixing='convexp', n_levels=2, n_subflows=2,
     densenet_depth=2, densenet_growth=16, n_intermediate_channels=32,
-    dequantization='flow', n_context=8, dequantize_subflows=2)
+    dequantize_distribution='flow', n_context=8, dequantize_subflows=2)
 x = tf.constant(np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)))
 model.log_prob(x, seed=[1, 2])
 rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10

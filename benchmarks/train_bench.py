@@ -37,7 +37,7 @@ MODELS = {
     'cifar-size': ((32, 32, 3), dict(
         num_bins=256, n_levels=2, n_subflows=2, densenet_depth=4,
         densenet_growth=32, n_intermediate_channels=32,
-        dequantization='uniform')),
+        dequantize_distribution='uniform')),
 }
 
 

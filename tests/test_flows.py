@@ -2,7 +2,9 @@
 bijector, the dequantization bounds, sampling, XLA, unknown batch sizes and
 bad input."""
 
+import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -35,14 +37,22 @@ def _tiny_model(shape=(4, 4, 2), dtype=tf.float64, seed=0, **kwargs):
   return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kwargs', [
-    dict(mixing='convexp'),
+    # The layouts of the paper runs: mixing ablation, Sylvester, residual
+    # block, coupling baseline.
+    dict(mixing='convexp', step=('transform', 'mixing'), initial_mixing=True),
+    dict(mixing='1x1', model_type='sylvester',
+         step=('actnorm', 'transform', 'flip'), n_internal_channels=4),
+    dict(mixing='1x1', model_type='residual_flow', residual_log_det='exact',
+         step=('actnorm', 'transform')),
+    dict(mixing='1x1', coupling_net='plain', prior_net='densenet',
+         log_scale_range=0.5, first_split_level=1),
+    # Glow's layout with other layers.
     dict(mixing='emerging', use_splitprior=False),
     dict(mixing='woodbury', model_type='mef_coupling'),
     dict(mixing='matrix_exp', model_type='mef_coupling', mef_rank=2,
          coupling_net='resnet'),
-    dict(mixing='none', model_type='sylvester', coupling_net='plain'),
-    dict(mixing='qr', model_type='residual_flow', residual_log_det='exact'),
 ], ids=lambda k: '-'.join(str(v) for v in k.values()))
 def test_oracle_on_the_whole_multiscale_bijector(kwargs):
   model = _tiny_model((4, 8, 2), **kwargs)
@@ -105,7 +115,7 @@ def test_lower_bound_and_importance_weighting_formulas():
 
 
 def test_variational_dequantizer_density_matches_the_dense_jacobian():
-  model = _tiny_model(dequantization='flow')
+  model = _tiny_model(dequantize_distribution='flow')
   deq = model.dequantizer
   assert isinstance(deq, flows.VariationalDequantizer)
   rng = np.random.default_rng(4)
@@ -128,7 +138,7 @@ def test_many_importance_samples_run_in_chunks(dequantization):
   """K > samples_per_chunk: the running log-sum-exp over chunks equals the
   bound of all K weights at once (chunk i draws from seeds folded with i)."""
   from tensorflow_probability.python.internal import samplers  # pylint: disable=g-import-not-at-top
-  model = _tiny_model(shape=(4, 4, 1), dequantization=dequantization)
+  model = _tiny_model(shape=(4, 4, 1), dequantize_distribution=dequantization)
   x = tf.constant(np.random.default_rng(0).integers(0, 256, (3, 4, 4, 1)))
   got = model.log_prob(x, seed=[1, 2], num_samples=40, samples_per_chunk=16)
   noise_seed, flow_seed = samplers.split_seed(
@@ -146,7 +156,7 @@ def test_many_importance_samples_run_in_chunks(dequantization):
 
 def test_importance_weighting_tightens_the_bound():
   model = flows.make_flow((8, 8, 1), num_bins=17, mixing='convexp',
-                          dequantization='flow', **TINY)
+                          dequantize_distribution='flow', **TINY)
   x = tf.constant(data.digits_split('test')[:64])
   one = model.log_prob(x, seed=[1, 2], num_samples=1)
   many = model.log_prob(x, seed=[1, 2], num_samples=16)
@@ -155,7 +165,7 @@ def test_importance_weighting_tightens_the_bound():
 
 
 def test_every_variable_trains_under_variational_dequantization():
-  model = flows.make_flow((4, 4, 1), num_bins=17, dequantization='flow',
+  model = flows.make_flow((4, 4, 1), num_bins=17, dequantize_distribution='flow',
                           **TINY)
   x = tf.constant(np.random.default_rng(0).integers(0, 17, (4, 4, 4, 1)))
   with tf.GradientTape() as tape:
@@ -189,7 +199,7 @@ def test_xla_log_prob_and_gradient_and_unknown_batch(dequantization):
   numbers than TF from the same stateless seed, so values are compared on
   fixed noise: the continuous flow's log_prob and the dequantizer's map."""
   model = flows.make_flow((8, 8, 1), num_bins=17, mixing='convexp',
-                          dequantization=dequantization, **TINY)
+                          dequantize_distribution=dequantization, **TINY)
   x = tf.constant(data.digits_split('train')[:6])
   model.log_prob(x, seed=[0, 0])  # data-dependent initialisation
   variables = model.trainable_variables
@@ -379,7 +389,7 @@ def test_make_flow_refuses_non_float_dtypes():
     dict(mixing='none', model_type='sylvester'),
     dict(mixing='none', model_type='residual_flow', residual_log_det='exact'),
     dict(mixing='none', model_type='residual_flow'),
-    dict(mixing='matrix_exp', dequantization='flow'),
+    dict(mixing='matrix_exp', dequantize_distribution='flow'),
 ], ids=lambda k: '-'.join(str(v) for v in k.values()))
 def test_xla_loss_differentiated_outside_xla(kwargs):
   """What a training step does: the loss is jit-compiled, the tape and the
@@ -387,7 +397,7 @@ def test_xla_loss_differentiated_outside_xla(kwargs):
   model = flows.make_flow((4, 4, 2), num_bins=17, **{**TINY, **kwargs})
   x = tf.constant(np.random.default_rng(0).integers(0, 17, (3, 4, 4, 2)))
   noise = tf.random.stateless_uniform([1, 3, 4, 4, 2], seed=[1, 2])
-  if kwargs.get('dequantization') == 'flow':
+  if kwargs.get('dequantize_distribution') == 'flow':
     noise = tf.random.stateless_normal([1, 3, 4, 4, 2], seed=[1, 2])
   model.log_prob(x, seed=[0, 0], base_noise=noise)
   loss_fn = tf.function(
@@ -407,3 +417,104 @@ def test_xla_loss_differentiated_outside_xla(kwargs):
   np.testing.assert_allclose(loss, eager, rtol=1e-4)
   for g, w in zip(grads, want):
     np.testing.assert_allclose(g, w, rtol=2e-3, atol=2e-4)
+
+
+def _layer_kinds(layers):
+  return [type(layer).__name__ for layer in layers]
+
+
+def test_the_paper_mixing_run_is_the_reference_flow_layer_for_layer():
+  """`models/distributions/flow.py`: normalise, squeeze, mixing, then per
+  level [coupling, mixing] x n and a split prior; a learned Gaussian on top.
+  The convexp mixing is [shift, 1x1, convexp, shift]."""
+  config = {**flows.CONFIGS['mixing_convexp'], **TINY, 'n_subflows': 2}
+  model = flows.make_flow((8, 8, 3), **config)
+  bundle = ['Shift', 'Conv1x1', 'ConvolutionExponential', 'Shift']
+  level0, level1 = (level.layers for level in model.bijector.levels)
+  assert _layer_kinds(level0) == (
+      ['Scale', 'Shift', 'Squeeze'] + bundle +
+      2 * (['AffineCoupling'] + bundle) + ['AffineCoupling'])
+  assert _layer_kinds(level1) == (
+      ['Squeeze'] + 2 * (['AffineCoupling'] + bundle) + ['ActNorm'])
+  # The shifts are learned and as large as the image; the 1x1 is plain.
+  pre_shift = level0[3]
+  assert pre_shift.trainable_variables[0].shape == (4, 4, 12)
+  assert level0[4].parameterization == 'plain'
+  # The dequantization flow: a learned Gaussian, a mixing, then
+  # [conditional coupling, mixing] per step.
+  assert config['dequantize_subflows'] == 1
+  assert _layer_kinds(model.dequantizer.layers) == (
+      ['ActNorm'] + bundle + ['AffineCoupling'] + bundle)
+  assert model.dequantizer.layers[len(bundle) + 1].context_channels == 4
+
+
+def test_convexp_mixing_uses_64_householder_reflections_above_64_channels():
+  model = flows.make_flow((2, 2, 17), n_levels=1, mixing='convexp', **TINY)
+  conv1x1 = [layer for layer in model.bijector.layers
+             if isinstance(layer, flows.builder.bijectors.Conv1x1)][0]
+  assert conv1x1.parameterization == 'householder'
+  assert conv1x1.trainable_variables[0].shape == (64, 68)
+
+
+def test_sylvester_and_coupling_baseline_layouts():
+  sylvester = flows.make_flow(
+      (8, 8, 3), **{**flows.CONFIGS['conv_sylvester_unif'], **TINY,
+                    'n_levels': 2, 'n_internal_channels': 12})
+  level0 = sylvester.bijector.levels[0].layers
+  assert _layer_kinds(level0) == ['Scale', 'Shift', 'Squeeze', 'ActNorm',
+                                  'ConvolutionalSylvester', 'Chain',
+                                  'AffineCoupling']
+  assert sylvester.bijector.levels[0].factor_out == 6
+  baseline = flows.make_flow(
+      (8, 8, 3), **{**flows.CONFIGS['coupling_baseline_unif'], **TINY,
+                    'n_levels': 3})
+  # No split after the first level: the levels run at 12, 48 and 96
+  # channels, as in the reference.
+  assert [level.factor_out for level in baseline.bijector.levels] == [0, 24, 0]
+  assert baseline.bijector.latent_size == 8 * 8 * 3
+
+
+def test_flip_reverses_both_image_axes():
+  flip = flows.builder._flip((2, 3, 1), 'flip')
+  x = np.arange(6.).reshape(1, 2, 3, 1)
+  np.testing.assert_array_equal(flip.forward(x).numpy(), x[:, ::-1, ::-1])
+  assert float(flip.forward_log_det_jacobian(x, event_ndims=3)) == 0.
+
+
+REFERENCE_COUNTS = os.path.join(os.path.dirname(__file__), '..', 'benchmarks',
+                                'results', 'reference_counts.json')
+
+
+def _arguments(command):
+  """`{'--flag': value}` of a command line (`True` for switches)."""
+  tokens, out = command.split(), {}
+  for i, token in enumerate(tokens):
+    if token.startswith('--'):
+      has_value = i + 1 < len(tokens) and not tokens[i + 1].startswith('--')
+      out[token] = tokens[i + 1] if has_value else True
+  return out
+
+
+def test_reference_parameters_are_the_measured_counts():
+  """Every `reference_parameters` is the count benchmarks/reference_counts.py
+  measured for the README command its `source` names."""
+  with open(REFERENCE_COUNTS) as f:
+    measured = json.load(f)
+  named = [n for n, c in flows.CONFIGS.items() if c.reference_parameters]
+  assert len(named) == len(measured) == 12
+  for name in named:
+    source = _arguments(flows.CONFIGS[name].source)
+    matches = [row['parameters'] for row in measured
+               if all(_arguments(row['command']).get(flag) == value
+                      for flag, value in source.items())]
+    assert matches == [flows.CONFIGS[name].reference_parameters], name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', sorted(
+    n for n, c in flows.CONFIGS.items() if c.reference_parameters))
+def test_paper_runs_have_the_reference_parameter_count(name):
+  config = flows.CONFIGS[name]
+  count = flows.parameter_count(name)
+  assert abs(count - config.reference_parameters) <= (
+      1e-3 * config.reference_parameters), (count, config.reference_parameters)

@@ -100,10 +100,13 @@ def test_help_lists_the_programs_own_flags_grouped_with_defaults():
               not line.startswith(' ')]
   assert sections == ['model:', 'data:', 'training:', 'distribution:',
                       'output:'], sections  # every flag has its group
+  text = ' '.join(out.split())  # help lines wrap anywhere
   for shown in ('--mixing=convexp', '--n_levels=2', '--lr=0.001',
                 '--batch_size=64', '--strategy=default', '--dataset=digits',
-                '--workdir=runs/default', 'Also --learning_rate'):
-    assert shown in out, shown
+                '--workdir=runs/default', 'Also --learning_rate',
+                '--optimizer=adamax', '--warmup_shape=linear',
+                'convexp = the paper\'s bundle'):
+    assert shown in text, shown
   assert 'tpu_' not in out and 'xla_' not in out  # not absl's or TF's flags
   out = _run('train.evaluate', '--help').stdout
   assert '--num_samples=16' in out and '--workdir' in out
@@ -375,30 +378,34 @@ def test_workdir_of_another_model_is_left_alone(tmp_path):
   assert (stray / 'notes.txt').read_text() == 'mine'
 
 
-def test_every_flagfile_reproduces_its_named_configuration():
+def test_a_named_run_brings_its_training_settings_and_flags_override_them():
   script = (
-      'import glob, json\n'
-      'from absl import flags\n'
-      'from tfp_convexp import flows\n'
+      'import json\n'
       'from train import run_config, trainer\n'
       'out = {}\n'
-      'for path in sorted(glob.glob("train/configs/*.flags")):\n'
-      '  flags.FLAGS.unparse_flags()\n'
-      '  flags.FLAGS(["train", "--flagfile=" + path])\n'
-      '  model = dict(flows.CONFIGS[flags.FLAGS.model])\n'
-      '  for flag, arg in run_config.MODEL_FLAGS.items():\n'
-      '    if flags.FLAGS[flag].value is not None:\n'
-      '      assert flags.FLAGS[flag].value == model[arg], (path, flag)\n'
-      '  if flags.FLAGS.n_subflows:\n'
-      '    assert run_config._subflows(flags.FLAGS.n_subflows) == '
-      'model["n_subflows"], path\n'
-      '  assert flags.FLAGS.dataset == flows.CONFIGS[flags.FLAGS.model].dataset\n'
-      '  out[path] = flags.FLAGS.model\n'
+      'for args in (["--model=conv_sylvester_var"],\n'
+      '             ["--model=mixing_convexp", "--lr=2e-3", "--beta_2=0.9"],\n'
+      '             ["--model=digits_convexp"]):\n'
+      '  run_config.parse_flags(["train", *args])\n'
+      '  out[" ".join(args)] = dict(trainer.training_settings(),\n'
+      '                             dataset=run_config.setting("dataset"))\n'
+      '  run_config.FLAGS.unparse_flags()\n'
       'print(json.dumps(out))\n')
-  proc = _python('-c', script, timeout=300)
+  out = json.loads(_python('-c', script).stdout.splitlines()[-1])
   from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
-  assert set(json.loads(proc.stdout.splitlines()[-1]).values()) == set(
-      flows.CONFIGS)
+  sylvester = out['--model=conv_sylvester_var']
+  assert sylvester['dataset'] == 'cifar10'
+  assert {k: sylvester[k] for k in flows.TRAINING_KEYS} == (
+      flows.CONFIGS['conv_sylvester_var'].training)
+  # The residual runs: Adam (0.9, 0.99), quadratic warm-up, clipping at 1.
+  assert (sylvester['optimizer'], sylvester['beta_2'],
+          sylvester['warmup_shape'], sylvester['clip_grad_norm']) == (
+              'adam', 0.99, 'quadratic', 1.)
+  mixing = out['--model=mixing_convexp --lr=2e-3 --beta_2=0.9']
+  assert (mixing['optimizer'], mixing['lr'], mixing['beta_2'],
+          mixing['batch_size'], mixing['epochs']) == ('adamax', 2e-3, 0.9,
+                                                      256, 1000)
+  assert out['--model=digits_convexp']['dataset'] == 'digits'
 
 
 def test_sample_grids_enlarge_small_images_and_keep_tiles_apart():

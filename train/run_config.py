@@ -6,6 +6,7 @@ sampling and export rebuild exactly that model from it.
 
 import contextlib
 import functools
+import inspect
 import math
 import os
 import sys
@@ -16,6 +17,7 @@ from absl import flags
 
 from tfp_convexp import data
 from tfp_convexp import flows
+from tfp_convexp import nets
 from train import checkpoints
 from train import quiet
 from train import workdir as workdir_lib
@@ -23,17 +25,14 @@ from train import workdir as workdir_lib
 FLAGS = flags.FLAGS
 CONFIG_FILE = 'config.json'
 
-# Flags that map one-to-one onto make_flow arguments.
-MODEL_FLAGS = {
-    'mixing': 'mixing', 'model_type': 'model_type',
-    'coupling_net': 'coupling_net', 'n_levels': 'n_levels',
-    'densenet_depth': 'densenet_depth', 'densenet_growth': 'densenet_growth',
-    'n_intermediate_channels': 'n_intermediate_channels',
-    'use_gated_conv': 'use_gated_conv', 'use_splitprior': 'use_splitprior',
-    'use_actnorm': 'use_actnorm', 'dequantize_distribution': 'dequantization',
-    'dequantize_subflows': 'dequantize_subflows', 'n_context': 'n_context',
-    'convexp_coeff': 'convexp_coeff', 'resnet_blocks': 'resnet_blocks',
-}
+# Flags named as the `make_flow` arguments they set.
+MODEL_FLAGS = (
+    'mixing', 'model_type', 'step', 'initial_mixing', 'coupling_net',
+    'prior_net', 'n_levels', 'n_subflows', 'densenet_depth',
+    'densenet_growth', 'n_intermediate_channels', 'n_internal_channels',
+    'use_gated_conv', 'conv_init', 'use_splitprior', 'first_split_level',
+    'dequantize_distribution', 'dequantize_subflows', 'n_context',
+    'convexp_coeff', 'resnet_blocks')
 
 
 UsageError = workdir_lib.UsageError
@@ -95,11 +94,13 @@ def program_help(doc, groups):
     for name in names:
       flag = own[name]
       default = flag.default
-      from_model = name in MODEL_FLAGS or name == 'n_subflows'
+      from_model = 'model' in FLAGS and default is None and (
+          name in MODEL_FLAGS or name in flows.TRAINING_KEYS or
+          name == 'dataset')
       if default is None and from_model:  # the --model default's value
-        value = flows.CONFIGS[FLAGS['model'].default].get(
-            MODEL_FLAGS.get(name, name))
-        default = ','.join(map(str, value)) if isinstance(value, list) else value
+        value = _from_registry(FLAGS['model'].default, name)
+        default = (','.join(map(str, value)) if isinstance(value, (list, tuple))
+                   else value)
       if isinstance(default, bool):
         shown = f'--[no]{name} (default: {str(default).lower()})'
       elif default is None:
@@ -112,7 +113,9 @@ def program_help(doc, groups):
       text = flag.help
       choices = getattr(flag.parser, 'enum_values', None)
       if choices:  # absl puts '<a|b|c>: ' in front of the help
-        text = text.split('>: ', 1)[-1] + f' One of: {", ".join(choices)}.'
+        text = text.split('>: ', 1)[-1]
+        if ' One of: ' not in text:  # else the help describes each choice
+          text += f' One of: {", ".join(choices)}.'
       if from_model:
         text += f' Default: that of --model={FLAGS["model"].default}.'
       if name in aliases:
@@ -140,22 +143,51 @@ def exits_2_on_usage_errors(main):
   return wrapped
 
 
+def _from_registry(model, name):
+  """The value a `--model` entry gives the flag `name` (None: make_flow's
+  default)."""
+  config = flows.CONFIGS[model]
+  if name == 'dataset':
+    return config.dataset
+  if name in flows.TRAINING_KEYS:
+    return config.training[name]
+  if name in config:
+    return config[name]
+  return inspect.signature(flows.make_flow).parameters[name].default
+
+
+def _choices(registry):
+  return ' One of: ' + '; '.join(f'{k} = {v}' for k, v in registry.items()) + '.'
+
+
 def define_model_flags():
-  """The model and data flags (names as in the papers' commands)."""
-  flags.DEFINE_enum('dataset', 'digits', list(data.DATASETS),
-                    'Data set: `digits` (offline default, ships with the '
-                    'package), a tensorflow-datasets name, or `folder`.')
+  """The model and data flags (names as in the papers' commands). Each
+  defaults to its value in the `--model` entry."""
+  flags.DEFINE_enum('model', 'digits_convexp', sorted(flows.CONFIGS),
+                    'The named run to start from (`flows.CONFIGS`): its '
+                    'model, data set and training settings; the flags below '
+                    'override single values.')
+  flags.DEFINE_enum('dataset', None, list(data.DATASETS),
+                    'Data set: `digits` (offline, ships with the package), '
+                    'a tensorflow-datasets name, or `folder`.')
   flags.DEFINE_string('data_dir', None, 'tensorflow-datasets data directory.')
   flags.DEFINE_string('image_folder', None,
                       'Folder of PNG/JPEG images, for --dataset=folder.')
-  flags.DEFINE_enum('model', 'digits_convexp', sorted(flows.CONFIGS),
-                    'Starting configuration (`flows.CONFIGS`); the model '
-                    'flags below override it when given.')
-  flags.DEFINE_enum('mixing', None, list(flows.MIXINGS), 'Mixing layer.')
+  flags.DEFINE_enum('mixing', None, list(flows.MIXINGS),
+                    'Mixing layer.' + _choices(flows.MIXINGS))
   flags.DEFINE_enum('model_type', None, list(flows.MODEL_TYPES),
-                    'Transformation of each step.')
+                    'Transformation of each step.' +
+                    _choices(flows.MODEL_TYPES))
+  flags.DEFINE_list('step', None, 'The layers of each step, in order.' +
+                    _choices(flows.STEP_LAYERS))
+  flags.DEFINE_boolean('initial_mixing', None,
+                       'One mixing layer right after the first squeeze.')
   flags.DEFINE_enum('coupling_net', None, list(flows.COUPLING_NETS),
-                    'Conditioner network of couplings and split priors.')
+                    'Conditioner of the steps\' couplings.' +
+                    _choices(flows.COUPLING_NETS))
+  flags.DEFINE_enum('prior_net', None, list(flows.COUPLING_NETS),
+                    'Conditioner of the split priors and of the '
+                    'dequantization flow\'s couplings.')
   flags.DEFINE_integer('n_levels', None, 'Levels of the multiscale flow.',
                        lower_bound=1)
   flags.DEFINE_list('n_subflows', None,
@@ -165,15 +197,21 @@ def define_model_flags():
   flags.DEFINE_integer('densenet_growth', None, 'DenseNet growth rate.',
                        lower_bound=1)
   flags.DEFINE_integer('n_intermediate_channels', None,
-                       'Width of the conditioners (and Sylvester / residual '
-                       'blocks).',
+                       'Width of the conditioners.', lower_bound=1)
+  flags.DEFINE_integer('n_internal_channels', None,
+                       'Width of the Sylvester and residual blocks.',
                        lower_bound=1)
-  flags.DEFINE_alias('n_internal_channels', 'n_intermediate_channels')
   flags.DEFINE_boolean('use_gated_conv', None, 'Gated DenseNet outputs.')
+  flags.DEFINE_enum('conv_init', None, list(nets.INITS),
+                    'Initialisation of the conditioners\' convolutions '
+                    '(uniform_fan_in: PyTorch\'s, the reference code\'s).')
   flags.DEFINE_boolean('use_splitprior', None, 'Learned split priors.')
-  flags.DEFINE_boolean('use_actnorm', None, 'ActNorm in every step.')
-  flags.DEFINE_enum('dequantize_distribution', None, ['uniform', 'flow'],
-                    'Uniform or variational (flow) dequantization.')
+  flags.DEFINE_integer('first_split_level', None,
+                       'Levels before it keep all their channels.',
+                       lower_bound=0)
+  flags.DEFINE_enum('dequantize_distribution', None,
+                    list(flows.DEQUANTIZATIONS),
+                    'Dequantization.' + _choices(flows.DEQUANTIZATIONS))
   flags.DEFINE_integer('dequantize_subflows', None,
                        'Couplings of the dequantization flow.',
                        lower_bound=1)
@@ -190,6 +228,10 @@ def define_model_flags():
           bool(v) and all(s.strip().isdigit() and int(s) > 0 for s in v)),
       '--n_subflows must be one positive int or a comma-separated list of '
       'them (one per level).')
+  flags.register_validator(
+      'step', lambda v: v is None or (
+          bool(v) and all(s in flows.STEP_LAYERS for s in v)),
+      f'--step must list layers of {", ".join(flows.STEP_LAYERS)}.')
 
 
 def _subflows(values):
@@ -197,26 +239,43 @@ def _subflows(values):
   return ints[0] if len(ints) == 1 else ints
 
 
+def setting(name):
+  """A flag's value, or the `--model` entry's when the flag is not given."""
+  value = FLAGS[name].value
+  return _from_registry(FLAGS.model, name) if value is None else value
+
+
 def from_flags():
   """The run configuration (a JSON-able dict) the flags describe."""
-  if FLAGS.dataset == 'folder' and not FLAGS.image_folder:
+  dataset = setting('dataset')
+  if dataset == 'folder' and not FLAGS.image_folder:
     raise UsageError('--dataset=folder needs --image_folder.')
-  if FLAGS.image_folder and FLAGS.dataset != 'folder':
+  if FLAGS.image_folder and dataset != 'folder':
     raise UsageError(f'--image_folder is only read with --dataset=folder; '
-                     f'got --dataset={FLAGS.dataset}.')
+                     f'got --dataset={dataset}.')
   try:
     image_shape, num_bins = data.image_shape_and_bins(
-        FLAGS.dataset, FLAGS.data_dir, FLAGS.image_folder)
+        dataset, FLAGS.data_dir, FLAGS.image_folder)
   except ValueError as e:
     raise UsageError(str(e)) from e
   except Exception as e:  # tensorflow-datasets: not downloaded, no network
-    raise UsageError(f'cannot open --dataset={FLAGS.dataset}: {e}') from e
-  model = dict(flows.CONFIGS[FLAGS.model])
-  for flag, arg in MODEL_FLAGS.items():
-    if FLAGS[flag].value is not None:
-      model[arg] = FLAGS[flag].value
+    raise UsageError(f'cannot open --dataset={dataset}: {e}') from e
+  # Every make_flow argument, so that config.json holds the whole model even
+  # if a default changes later.
+  model = {name: p.default for name, p in
+           inspect.signature(flows.make_flow).parameters.items()
+           if name not in ('image_shape', 'dtype', 'validate_args')}
+  model.update(flows.CONFIGS[FLAGS.model])
+  for name in MODEL_FLAGS:
+    if FLAGS[name].value is not None:
+      model[name] = FLAGS[name].value
   if FLAGS.n_subflows is not None:
     model['n_subflows'] = _subflows(FLAGS.n_subflows)
+  if FLAGS.step is not None:
+    model['step'] = list(FLAGS.step)
+  for name in ('step', 'n_subflows'):  # as JSON gives them back
+    if isinstance(model.get(name), tuple):
+      model[name] = list(model[name])
   if (isinstance(model['n_subflows'], list) and
       len(model['n_subflows']) != model['n_levels']):
     raise UsageError(f'--n_subflows gives {len(model["n_subflows"])} levels '
@@ -224,7 +283,7 @@ def from_flags():
   model['num_bins'] = num_bins
   if 'seed' in FLAGS:  # the training program's --seed initialises the weights
     model['seed'] = FLAGS.seed
-  return dict(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+  return dict(dataset=dataset, data_dir=FLAGS.data_dir,
               image_folder=FLAGS.image_folder, image_shape=list(image_shape),
               model=model)
 

@@ -44,19 +44,27 @@ from train import run_config
 from train import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
+WARMUP_SHAPES = {'linear': 1., 'quadratic': 2.}
+OPTIMIZERS = {'adam': keras.optimizers.Adam, 'adamax': keras.optimizers.Adamax}
 run_config.define_model_flags()
-flags.DEFINE_integer('epochs', 40, 'Training epochs.', lower_bound=1)
-flags.DEFINE_integer('batch_size', 64, 'Global batch size (all replicas).',
+# The training settings of a named run (flows.TRAINING_KEYS): each defaults to
+# the --model entry's value.
+flags.DEFINE_integer('epochs', None, 'Training epochs.', lower_bound=1)
+flags.DEFINE_integer('batch_size', None, 'Global batch size (all replicas).',
                      lower_bound=1)
-flags.DEFINE_float('lr', 1e-3, 'Peak learning rate, > 0.')
+flags.DEFINE_float('lr', None, 'Peak learning rate, > 0.')
 flags.DEFINE_alias('learning_rate', 'lr')
-flags.DEFINE_integer('warmup', 10, 'Epochs of linear learning-rate warm-up.',
+flags.DEFINE_integer('warmup', None, 'Epochs of learning-rate warm-up.',
                      lower_bound=0)
-flags.DEFINE_float('lr_decay', 0.995, 'Learning-rate factor per epoch, in '
+flags.DEFINE_enum('warmup_shape', None, list(WARMUP_SHAPES),
+                  'The warm-up factor min(1, (epoch + 1) / warmup), or its '
+                  'square (the residual-transformation runs).')
+flags.DEFINE_float('lr_decay', None, 'Learning-rate factor per epoch, in '
                    '(0, 1].')
-flags.DEFINE_enum('optimizer', 'adamax', ['adam', 'adamax'],
-                  'Optimizer (the convolution-exponential runs: Adamax).')
-flags.DEFINE_float('clip_grad_norm', 100., 'Global gradient-norm clip, >= 0; '
+flags.DEFINE_enum('optimizer', None, list(OPTIMIZERS), 'Optimizer.')
+flags.DEFINE_float('beta_2', None, 'Second-moment decay of the optimizer, '
+                   'in (0, 1).')
+flags.DEFINE_float('clip_grad_norm', None, 'Global gradient-norm clip, >= 0; '
                    '0: off.')
 flags.DEFINE_integer('seed', 0, 'Seed of weights, data order and noise.',
                      lower_bound=0)
@@ -104,11 +112,14 @@ flags.DEFINE_list('inject_nonfinite_at', [], 'Testing aid: steps whose loss '
                   'is made NaN; a step listed k times fails its first k '
                   'attempts.')
 
-flags.register_validator('lr', lambda v: 0. < v < math.inf,
+flags.register_validator('lr', lambda v: v is None or 0. < v < math.inf,
                          '--lr must be a finite number > 0.')
-flags.register_validator('lr_decay', lambda v: 0. < v <= 1.,
+flags.register_validator('lr_decay', lambda v: v is None or 0. < v <= 1.,
                          '--lr_decay must be in (0, 1].')
-flags.register_validator('clip_grad_norm', lambda v: 0. <= v < math.inf,
+flags.register_validator('beta_2', lambda v: v is None or 0. < v < 1.,
+                         '--beta_2 must be in (0, 1).')
+flags.register_validator('clip_grad_norm',
+                         lambda v: v is None or 0. <= v < math.inf,
                          '--clip_grad_norm must be a finite number >= 0 '
                          '(0: no clipping).')
 flags.register_validator('temperature', lambda v: 0. <= v < math.inf,
@@ -128,14 +139,11 @@ flags.register_multi_flags_validator(
 UsageError = run_config.UsageError
 
 HELP_GROUPS = {
-    'model': ['model', 'mixing', 'model_type', 'coupling_net', 'n_levels',
-              'n_subflows', 'densenet_depth', 'densenet_growth',
-              'n_intermediate_channels', 'use_gated_conv', 'use_splitprior',
-              'use_actnorm', 'dequantize_distribution', 'dequantize_subflows',
-              'n_context', 'convexp_coeff', 'resnet_blocks'],
+    'model': ['model', *run_config.MODEL_FLAGS],
     'data': ['dataset', 'data_dir', 'image_folder'],
     'training': ['epochs', 'max_steps', 'batch_size', 'lr', 'warmup',
-                 'lr_decay', 'optimizer', 'clip_grad_norm', 'seed',
+                 'warmup_shape', 'lr_decay', 'optimizer', 'beta_2',
+                 'clip_grad_norm', 'seed',
                  'jit_compile', 'max_nonfinite', 'max_restores',
                  'accept_changed_settings', 'inject_nonfinite_at'],
     'distribution': ['strategy', 'cpu_devices', 'tpu'],
@@ -147,8 +155,8 @@ HELP_GROUPS = {
 # Settings that change what a run computes: resuming with another value is
 # refused unless --accept_changed_settings. The rest (epochs, max_steps,
 # output, devices) may change between sessions of one run.
-RUN_SETTINGS = ('batch_size', 'lr', 'warmup', 'lr_decay', 'optimizer',
-                'clip_grad_norm', 'seed')
+RUN_SETTINGS = ('batch_size', 'lr', 'warmup', 'warmup_shape', 'lr_decay',
+                'optimizer', 'beta_2', 'clip_grad_norm', 'seed')
 TRAINING_SETTINGS = RUN_SETTINGS + (
     'epochs', 'max_steps', 'checkpoint_every', 'keep_checkpoints',
     'eval_every', 'eval_num_samples', 'num_grid_samples', 'temperature',
@@ -161,7 +169,9 @@ class Run(object):
 
 
 def training_settings():
-  return {name: FLAGS[name].value for name in TRAINING_SETTINGS}
+  """Every training setting: the flag's value, else the --model entry's."""
+  return {name: (run_config.setting(name) if name in flows.TRAINING_KEYS
+                 else FLAGS[name].value) for name in TRAINING_SETTINGS}
 
 
 def _changed_settings(old, new):
@@ -237,16 +247,17 @@ def prepare():
       raise UsageError(f'the {split} split of --dataset={config["dataset"]} '
                        f'has shape {images.shape}; expected [N > 0, '
                        f'{", ".join(map(str, config["image_shape"]))}].')
-  if FLAGS.batch_size > len(run.train_images):
-    raise UsageError(f'--batch_size={FLAGS.batch_size} exceeds the '
+  batch_size = run.settings['batch_size']
+  if batch_size > len(run.train_images):
+    raise UsageError(f'--batch_size={batch_size} exceeds the '
                      f'{len(run.train_images)} training images.')
   try:
     run.strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.tpu)
   except ValueError as e:
     raise UsageError(str(e)) from e
   replicas = run.strategy.num_replicas_in_sync
-  if FLAGS.batch_size % replicas:
-    raise UsageError(f'--batch_size={FLAGS.batch_size} must be divisible by '
+  if batch_size % replicas:
+    raise UsageError(f'--batch_size={batch_size} must be divisible by '
                      f'the {replicas} replicas of --strategy={FLAGS.strategy}.')
   _say(f'building --model={FLAGS.model}')
   with run.strategy.scope():
@@ -268,7 +279,8 @@ def prepare():
 
 # Mixing layers whose training step XLA:CPU ran faster on 8x8 digits
 # (benchmarks/results/train.md); on 32x32 images every layer ran slower.
-_XLA_FASTER_MIXINGS = ('convexp', 'emerging', 'periodic', 'woodbury')
+_XLA_FASTER_MIXINGS = ('convexp', 'convexp_only', 'emerging', 'emerging_only',
+                       'periodic', 'woodbury')
 
 
 def _say(message):
@@ -289,22 +301,23 @@ def default_jit_compile(config, strategy):
 
 
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
-  """`lr * min(1, (epoch + 1) / warmup) * decay^epoch`, per epoch (as the
-  convolution-exponential experiments)."""
+  """`lr * min(1, (epoch + 1) / warmup)^power * decay^epoch`, per epoch (as
+  the convolution-exponential experiments: power 1 for the mixing runs, 2
+  for the residual-transformation runs)."""
 
-  def __init__(self, lr, warmup, decay, steps_per_epoch):
+  def __init__(self, lr, warmup, decay, steps_per_epoch, power=1.):
     self.lr, self.warmup, self.decay = lr, warmup, decay
-    self.steps_per_epoch = steps_per_epoch
+    self.steps_per_epoch, self.power = steps_per_epoch, power
 
   def __call__(self, step):
     epoch = tf.floor(tf.cast(step, tf.float32) / self.steps_per_epoch)
-    warm = (tf.minimum(1., (epoch + 1.) / self.warmup) if self.warmup
-            else 1.)
+    warm = (tf.pow(tf.minimum(1., (epoch + 1.) / self.warmup), self.power)
+            if self.warmup else 1.)
     return self.lr * warm * tf.pow(self.decay, epoch)
 
   def get_config(self):
     return dict(lr=self.lr, warmup=self.warmup, decay=self.decay,
-                steps_per_epoch=self.steps_per_epoch)
+                steps_per_epoch=self.steps_per_epoch, power=self.power)
 
 
 def _convexp_terms(model):
@@ -339,27 +352,28 @@ class _Poison(object):
 
 def train(run):
   strategy, model, config = run.strategy, run.model, run.config
+  settings = run.settings
   workdir = FLAGS.workdir
   if run.chief:
     os.makedirs(workdir, exist_ok=True)
     run_config.save(workdir, {**config, 'training': run.settings})
   image_shape = tuple(config['image_shape'])
   num_bins = config['model']['num_bins']
-  global_batch = FLAGS.batch_size
+  global_batch = settings['batch_size']
   replicas = strategy.num_replicas_in_sync
   steps_per_epoch = input_pipeline.steps_per_epoch(len(run.train_images),
                                                    global_batch)
-  total_steps = FLAGS.epochs * steps_per_epoch
+  total_steps = settings['epochs'] * steps_per_epoch
   if FLAGS.max_steps:
     total_steps = min(total_steps, FLAGS.max_steps)
   noise_kind = model.dequantizer.base_noise_kind
 
   with strategy.scope():
-    schedule = WarmupDecay(FLAGS.lr, FLAGS.warmup, FLAGS.lr_decay,
-                           steps_per_epoch)
-    optimizer = (keras.optimizers.Adamax(schedule, epsilon=1e-7)
-                 if FLAGS.optimizer == 'adamax' else
-                 keras.optimizers.Adam(schedule))
+    schedule = WarmupDecay(settings['lr'], settings['warmup'],
+                           settings['lr_decay'], steps_per_epoch,
+                           WARMUP_SHAPES[settings['warmup_shape']])
+    optimizer = OPTIMIZERS[settings['optimizer']](
+        schedule, beta_2=settings['beta_2'], epsilon=1e-7)
     variables = model.trainable_variables
     optimizer.build(variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
@@ -423,8 +437,8 @@ def train(run):
     grads = tape.gradient(loss, variables)
     norm = tf.linalg.global_norm(
         ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads))
-    if FLAGS.clip_grad_norm:
-      factor = tf.minimum(1., FLAGS.clip_grad_norm / (norm + 1e-12))
+    if settings['clip_grad_norm']:
+      factor = tf.minimum(1., settings['clip_grad_norm'] / (norm + 1e-12))
       grads = [g * factor for g in grads]
     optimizer.apply_gradients(zip(grads, variables))
     return loss, norm
@@ -506,7 +520,7 @@ def train(run):
       print(f'step {current}: non-finite loss ({loss}); step skipped '
             f'({nonfinite} in a row)', flush=True)
       if nonfinite >= FLAGS.max_nonfinite:
-        _recover(store, step, batches, nonfinite, restores)
+        _recover(store, step, batches, nonfinite, restores, settings)
         restores += 1
         nonfinite = 0
       continue
@@ -561,11 +575,11 @@ def train(run):
         f'{test_bpd:.4f} bits/dim', flush=True)
 
 
-def _recover(store, step, batches, nonfinite, restores):
+def _recover(store, step, batches, nonfinite, restores, settings):
   """Restores the last good checkpoint after `nonfinite` bad steps in a row,
   or stops the run when that cannot help."""
-  advice = (f'lower --lr (now {FLAGS.lr:g}) or --clip_grad_norm (now '
-            f'{FLAGS.clip_grad_norm:g}; 0 is off), or raise --warmup')
+  advice = (f'lower --lr (now {settings["lr"]:g}) or --clip_grad_norm (now '
+            f'{settings["clip_grad_norm"]:g}; 0 is off), or raise --warmup')
   latest = store.latest()
   if not latest:
     raise UsageError(f'{nonfinite} non-finite steps in a row at step '

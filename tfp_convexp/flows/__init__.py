@@ -6,9 +6,11 @@ from tfp_convexp.flows.builder import DEQUANTIZATIONS
 from tfp_convexp.flows.builder import make_flow
 from tfp_convexp.flows.builder import MIXINGS
 from tfp_convexp.flows.builder import MODEL_TYPES
+from tfp_convexp.flows.builder import STEP_LAYERS
 from tfp_convexp.flows.configs import Config
 from tfp_convexp.flows.configs import CONFIGS
 from tfp_convexp.flows.configs import parameter_count
+from tfp_convexp.flows.configs import TRAINING_KEYS
 from tfp_convexp.flows.dequantization import UniformDequantizer
 from tfp_convexp.flows.dequantization import VariationalDequantizer
 from tfp_convexp.flows.model import bits_per_dim
