@@ -134,3 +134,24 @@ def test_non_finite_initialisation_under_xla_leaves_it_uninitialised():
 def test_bad_input():
   with pytest.raises(ValueError, match=r'\[\.\.\., 2, 2, 3\]'):
     ActNorm([2, 2, 3]).forward(tf.zeros([1, 2, 2, 4]))
+
+
+def test_forward_is_pure_once_initialised():
+  """After the data-dependent start no assign is left in the graph, so the
+  forward pass vectorizes (TFP's contract) and compiles without state."""
+  layer = ActNorm([2, 3, 4], dtype=tf.float64)
+  x = tf.constant(np.random.default_rng(0).normal(3., 2., (5, 2, 3, 4)))
+  def op_types():
+    graph = tf.function(layer.forward).get_concrete_function(x).graph
+    return {op.type for op in graph.get_operations()}
+
+  assert 'If' in op_types()  # the initialisation, assigns in its branch
+  layer.forward(x)  # initialises
+  assert not op_types() & {'If', 'StatelessIf', 'AssignVariableOp'}
+  np.testing.assert_allclose(tf.vectorized_map(layer.forward, x),
+                             layer.forward(x), rtol=1e-12)
+
+
+def test_only_a_data_initialised_layer_has_a_changing_jacobian():
+  assert not ActNorm([2, 2, 1]).is_constant_jacobian
+  assert ActNorm([2, 2, 1], data_init=False).is_constant_jacobian

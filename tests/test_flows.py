@@ -137,12 +137,11 @@ def test_variational_dequantizer_density_matches_the_dense_jacobian():
 def test_many_importance_samples_run_in_chunks(dequantization):
   """K > samples_per_chunk: the running log-sum-exp over chunks equals the
   bound of all K weights at once (chunk i draws from seeds folded with i)."""
-  from tensorflow_probability.python.internal import samplers  # pylint: disable=g-import-not-at-top
   model = _tiny_model(shape=(4, 4, 1), dequantize_distribution=dequantization)
   x = tf.constant(np.random.default_rng(0).integers(0, 256, (3, 4, 4, 1)))
   got = model.log_prob(x, seed=[1, 2], num_samples=40, samples_per_chunk=16)
-  noise_seed, flow_seed = samplers.split_seed(
-      samplers.sanitize_seed([1, 2], salt='dequantized_flow'), 2)
+  noise_seed, flow_seed = tfp.random.split_seed(
+      tfp.random.sanitize_seed([1, 2], salt='dequantized_flow'), 2)
   fold = tf.random.experimental.stateless_fold_in
   weights = tf.concat([model._log_weights(  # pylint: disable=protected-access
       tf.cast(x, tf.float64), 16, fold(noise_seed, i), fold(flow_seed, i))

@@ -73,8 +73,9 @@ class ActNorm(base.ImageBijector):
                                     name='log_scale')
       self._initialized = tf.Variable(not data_init, trainable=False,
                                       name='initialized')
+      # With data_init the log-det depends on the first batch.
       super().__init__(
-          is_constant_jacobian=True,
+          is_constant_jacobian=not data_init,
           dtype=dtype,
           validate_args=validate_args,
           parameters=parameters,
@@ -114,14 +115,23 @@ class ActNorm(base.ImageBijector):
               ok, -tf.math.log(tf.sqrt(variance) + 1e-6), self._log_scale)),
           self._initialized.assign(ok))
 
+  def _initialized_now(self):
+    """Whether the layer is initialised now, also while a function is traced
+    (None in a graph without eager execution)."""
+    with tf.init_scope():
+      if tf.executing_eagerly():
+        return bool(tf.convert_to_tensor(self._initialized).numpy())
+    return None
+
   def _forward(self, x):
     x = image_events.check_image_input(x, self._event_shape,
                                        type(self).__name__, self.validate_args)
+    ready = self._initialized_now()
+    if ready:  # no initialisation in the graph: a pure function of x
+      return (x + self._loc) * tf.exp(self._log_scale)
     context = tf.distribute.get_replica_context()
     if context is not None and context.num_replicas_in_sync > 1:
-      with tf.init_scope():  # the flag's value now, even while tracing
-        ready = bool(tf.convert_to_tensor(self._initialized).numpy())
-      if not ready:
+      if ready is False:
         raise ValueError(
             f'{type(self).__name__} {self.name!r}: not initialised, and the '
             f'first call is inside strategy.run with '

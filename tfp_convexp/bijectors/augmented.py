@@ -1,5 +1,8 @@
 """Base for bijectors whose log-determinant comes out of the same pass."""
 
+# TFP has no public API for a bijector cache that also holds the log-det of
+# a pass; `cache_util` is internal, which is why pyproject.toml pins
+# tensorflow-probability to 0.25.x.
 from tensorflow_probability.python.internal import cache_util
 
 from tfp_convexp.bijectors import base

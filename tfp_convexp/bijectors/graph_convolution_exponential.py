@@ -113,7 +113,8 @@ class GraphConvolutionExponential(base.OwnsVariables):
       super().__init__(
           forward_min_event_ndims=2,
           # Linear in x, but the log-det changes with the adjacency.
-          is_constant_jacobian=False,
+          # The log-det depends on the adjacency keyword, never on x.
+          is_constant_jacobian=True,
           dtype=dtype,
           validate_args=validate_args,
           parameters=parameters,

@@ -1,7 +1,6 @@
 """Checks and reshapes shared by bijectors whose event is an `[H, W, C]` image."""
 
 import tensorflow as tf
-from tensorflow_probability.python.internal import prefer_static as ps
 
 __all__ = ['image_event_shape', 'odd_kernel_size', 'float_dtype',
            'check_image_input', 'to_nhwc', 'from_nhwc']
@@ -70,4 +69,4 @@ def to_nhwc(x, event_shape):
 
 def from_nhwc(y, like):
   """Restores the batch dimensions of `like` on an `[B, H, W, C]` tensor."""
-  return tf.reshape(y, ps.shape(like))
+  return tf.reshape(y, tf.shape(like))

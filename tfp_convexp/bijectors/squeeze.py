@@ -2,7 +2,6 @@
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import prefer_static as ps
 
 from tfp_convexp.bijectors import arguments
 
@@ -70,16 +69,16 @@ class Squeeze(tfp.bijectors.Bijector):
                        f'got shape {x.shape}.')
 
   def _apply(self, x, fn, out_event_shape):
-    batch = ps.shape(x)[:-3]
-    flat = tf.reshape(x, ps.concat([[-1], ps.shape(x)[-3:]], axis=0))
+    batch = tf.shape(x)[:-3]
+    flat = tf.reshape(x, tf.concat([[-1], tf.shape(x)[-3:]], axis=0))
     out = fn(flat, self._factor)
-    return tf.reshape(out, ps.concat([batch, out_event_shape], axis=0))
+    return tf.reshape(out, tf.concat([batch, out_event_shape], axis=0))
 
   def _forward(self, x):
     self._rank_check(x)
     self._check_divisible(x.shape)
     return self._apply(x, tf.nn.space_to_depth,
-                       self._forward_event_shape_tensor(ps.shape(x)[-3:]))
+                       self._forward_event_shape_tensor(tf.shape(x)[-3:]))
 
   def _inverse(self, y):
     self._rank_check(y)
@@ -87,7 +86,7 @@ class Squeeze(tfp.bijectors.Bijector):
       raise ValueError(f'Squeeze: inverse needs a channel count divisible by '
                        f'{self._factor**2}; got shape {y.shape}.')
     return self._apply(y, tf.nn.depth_to_space,
-                       self._inverse_event_shape_tensor(ps.shape(y)[-3:]))
+                       self._inverse_event_shape_tensor(tf.shape(y)[-3:]))
 
   def _forward_log_det_jacobian(self, x):
     return tf.zeros([], dtype=x.dtype)
@@ -114,9 +113,9 @@ class Squeeze(tfp.bijectors.Bijector):
   def _forward_event_shape_tensor(self, shape):
     f = self._factor
     shape = tf.cast(shape, tf.int32)
-    return ps.concat([shape[:-3], shape[-3:-1] // f, shape[-1:] * f * f], 0)
+    return tf.concat([shape[:-3], shape[-3:-1] // f, shape[-1:] * f * f], 0)
 
   def _inverse_event_shape_tensor(self, shape):
     f = self._factor
     shape = tf.cast(shape, tf.int32)
-    return ps.concat([shape[:-3], shape[-3:-1] * f, shape[-1:] // (f * f)], 0)
+    return tf.concat([shape[:-3], shape[-3:-1] * f, shape[-1:] // (f * f)], 0)

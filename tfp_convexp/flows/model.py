@@ -5,8 +5,6 @@ import math
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import reparameterization
-from tensorflow_probability.python.internal import samplers
 
 tfd = tfp.distributions
 
@@ -72,7 +70,7 @@ class DequantizedFlow(tfd.Distribution):
       self._float_dtype = dequantizer.dtype
       super().__init__(
           dtype=tf.int32,
-          reparameterization_type=reparameterization.NOT_REPARAMETERIZED,
+          reparameterization_type=tfd.NOT_REPARAMETERIZED,
           validate_args=validate_args,
           allow_nan_stats=True,
           parameters=parameters,
@@ -163,8 +161,8 @@ class DequantizedFlow(tfd.Distribution):
   def _log_prob(self, x, seed=None, num_samples=1, base_noise=None,
                 samples_per_chunk=16):
     x = self._checked_images(x)
-    noise_seed, flow_seed = samplers.split_seed(
-        samplers.sanitize_seed(seed, salt='dequantized_flow'), 2)
+    noise_seed, flow_seed = tfp.random.split_seed(
+        tfp.random.sanitize_seed(seed, salt='dequantized_flow'), 2)
     chunked = (base_noise is None and isinstance(num_samples, int) and
                num_samples > samples_per_chunk)
     if not chunked:
@@ -218,8 +216,8 @@ class DequantizedFlow(tfd.Distribution):
     return top + tf.math.log(total) - math.log(num_samples)
 
   def _sample_n(self, n, seed=None, temperature=1.):
-    latent_seed, flow_seed = samplers.split_seed(
-        samplers.sanitize_seed(seed, salt='dequantized_flow_sample'), 2)
+    latent_seed, flow_seed = tfp.random.split_seed(
+        tfp.random.sanitize_seed(seed, salt='dequantized_flow_sample'), 2)
     temperature = self._checked_temperature(temperature)
     z = self._flow.distribution.sample(n, seed=latent_seed)
     return self.decode(z * temperature, seed=flow_seed)
@@ -267,7 +265,7 @@ class DequantizedFlow(tfd.Distribution):
 
 def _flow_seed(seed):
   # Only Russian-roulette layers use it, and only for log-determinants.
-  return samplers.sanitize_seed(seed, salt='decode') if seed is not None else (
+  return tfp.random.sanitize_seed(seed, salt='decode') if seed is not None else (
       tf.constant([0, 0], tf.int32))
 
 
