@@ -196,3 +196,16 @@ def test_bad_inputs():
     GeneralizedSylvester(4).forward(tf.zeros([2, 5]))
   with pytest.raises(ValueError, match=r'\[\.\.\., 4, 4, 2\]'):
     ConvolutionalSylvester([4, 4, 2]).forward(tf.zeros([2, 4, 4, 3]))
+
+
+def test_generalized_sylvester_takes_any_batch_shape_including_none():
+  flow = GeneralizedSylvester(5, seed=3, dtype=tf.float64)
+  x = tf.constant(np.random.default_rng(0).standard_normal((2, 3, 5)))
+  y = flow.forward(x)
+  np.testing.assert_allclose(flow.forward(x[0, 0]), y[0, 0], rtol=1e-12)
+  np.testing.assert_allclose(flow.inverse(y), x, atol=1e-9)
+  ldj = flow.forward_log_det_jacobian(x, event_ndims=1)
+  assert ldj.shape == (2, 3)
+  np.testing.assert_allclose(
+      flow.forward_log_det_jacobian(x[1, 2], event_ndims=1), ldj[1, 2],
+      rtol=1e-12)

@@ -53,14 +53,6 @@ class ImageBijector(OwnsVariables):
                                        type(self).__name__, self.validate_args)
     return x, image_events.to_nhwc(x, self._event_shape)
 
-  def _checked_batch(self, x):
-    """`x` checked, for layers that take exactly one batch axis."""
-    x, _ = self._checked(x)
-    if x.shape.rank != 4:
-      raise ValueError(f'{type(self).__name__}: expected a batch of images '
-                       f'[B, H, W, C]; got shape {x.shape}.')
-    return x
-
 
 def checked_convergence(bijector, x, residual, limit):
   """`x`, after a check (with `validate_args`) that an iterative inverse

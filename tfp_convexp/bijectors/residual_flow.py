@@ -250,15 +250,21 @@ class ResidualFlowBlock(base.ImageBijector):
   # TFP derives the inverse log-det as -fldj(inverse(y)).
   def _forward(self, x, seed=None):
     del seed  # only the log-det is random
-    x = self._checked_batch(x)
-    return x + self.residual(x)
+    x, flat = self._checked(x)
+    return image_events.from_nhwc(flat + self.residual(flat), x)
 
   def _forward_log_det_jacobian(self, x, seed=None):
-    return self._log_det(self._checked_batch(x), seed)
+    x, flat = self._checked(x)
+    return tf.reshape(self._log_det(flat, seed), tf.shape(x)[:-3])
 
   def inverse_with_diagnostics(self, y):
     """`(x, iterations, residual)` of the fixed-point inverse."""
-    y = self._checked_batch(y)
+    like, y = self._checked(y)
+    x, iterations, residual = self._fixed_point(y)
+    return image_events.from_nhwc(x, like), iterations, residual
+
+  def _fixed_point(self, y):
+    """The inverse at a flat `[B, H, W, C]` batch `y`."""
     tol = tf.constant(self._tolerance, y.dtype)
 
     def body(i, x, _):

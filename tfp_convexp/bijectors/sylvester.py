@@ -133,24 +133,37 @@ class _Sylvester(augmented.AugmentedBijector):
   def _basis_inverse(self, u):
     raise NotImplementedError
 
-  def _event_axes(self):
+  def _event_dims(self):
+    """The event shape, `[D]` or `[H, W, C]`."""
     raise NotImplementedError
 
+  def _flat(self, x):
+    """`x` checked, with all its batch dimensions (or none) as one."""
+    return tf.reshape(self._check(x), [-1, *self._event_dims()])
+
+  def _batch_shape_of(self, x):
+    return tf.shape(x)[:tf.rank(x) - len(self._event_dims())]
+
   def _forward_and_log_det(self, x):
-    x = self._check(x)
-    out, diag = self._f_ar(self._basis(x))
-    return x + self._basis_inverse(out), self._log_det(diag)
+    flat = self._flat(x)
+    out, diag = self._f_ar(self._basis(flat))
+    return (tf.reshape(flat + self._basis_inverse(out), tf.shape(x)),
+            tf.reshape(self._log_det(diag), self._batch_shape_of(x)))
 
   def _log_det(self, diag):
-    return tf.reduce_sum(tf.math.log1p(diag), axis=self._event_axes())
+    """Per batch member of a flat `[B, ...]` diagonal."""
+    return tf.reduce_sum(tf.reshape(tf.math.log1p(diag),
+                                    [tf.shape(diag)[0], -1]), axis=-1)
 
   def _solve(self, y):
-    """`(x, iterations, residual, limit, diag)` for the inverse at `y`."""
-    v = self._basis(self._check(y))
+    """`(x, iterations, residual, limit, diag)` for the inverse at `y`
+    (`diag` flat)."""
+    v = self._basis(self._flat(y))
     limit = self._tolerance * tf.maximum(tf.reduce_max(tf.abs(v)), 1.)
     u, iterations, residual, diag = solve_autoregressive(
         self._f_ar, v, limit, self._max_iterations)
-    return self._basis_inverse(u), iterations, residual, limit, diag
+    x = tf.reshape(self._basis_inverse(u), tf.shape(y))
+    return x, iterations, residual, limit, diag
 
   def inverse_with_diagnostics(self, y):
     """`(x, iterations, residual)`: the inverse and how its solve ended."""
@@ -159,7 +172,7 @@ class _Sylvester(augmented.AugmentedBijector):
   def _inverse_and_log_det(self, y):
     x, _, residual, limit, diag = self._solve(y)
     return (base.checked_convergence(self, x, residual, limit),
-            -self._log_det(diag))
+            -tf.reshape(self._log_det(diag), self._batch_shape_of(y)))
 
 
 class GeneralizedSylvester(_Sylvester):
@@ -252,8 +265,8 @@ class GeneralizedSylvester(_Sylvester):
                                             f'has non-finite values.')
     return x
 
-  def _event_axes(self):
-    return [-1]
+  def _event_dims(self):
+    return [self._size]
 
   def basis(self):
     """`W = expm(A) Q`."""
@@ -354,10 +367,10 @@ class ConvolutionalSylvester(_Sylvester, base.ImageBijector):
     return self._convexp
 
   def _check(self, x):
-    return self._checked_batch(x)
+    return self._checked(x)[0]
 
-  def _event_axes(self):
-    return [-3, -2, -1]
+  def _event_dims(self):
+    return list(self._event_shape)
 
   def _series(self, x, inverse):
     fn = ops.inverse_conv_exp if inverse else ops.conv_exp
