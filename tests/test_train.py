@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+# Every test here starts training programs: the full tier only.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--n_subflows=1', '--densenet_depth=1', '--densenet_growth=4',
         '--n_intermediate_channels=8', '--batch_size=16', '--nojit_compile',

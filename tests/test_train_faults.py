@@ -16,6 +16,9 @@ import pytest
 
 from test_train import ROOT, TINY, _env, _python, _run, _write_pngs
 
+# Every test here starts training programs: the full tier only.
+pytestmark = pytest.mark.slow
+
 
 def _ok(module, *args, **kwargs):
   return _run(module, *args, **kwargs)
