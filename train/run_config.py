@@ -151,9 +151,14 @@ def _from_registry(model, name):
     return config.dataset
   if name in flows.TRAINING_KEYS:
     return config.training[name]
-  if name in config:
-    return config[name]
-  return inspect.signature(flows.make_flow).parameters[name].default
+  return {**_model_defaults(), **config}[name]
+
+
+def _model_defaults():
+  """Every `make_flow` argument a run configuration holds, at its default."""
+  return {name: p.default for name, p in
+          inspect.signature(flows.make_flow).parameters.items()
+          if name not in ('image_shape', 'dtype', 'validate_args')}
 
 
 def _choices(registry):
@@ -262,10 +267,7 @@ def from_flags():
     raise UsageError(f'cannot open --dataset={dataset}: {e}') from e
   # Every make_flow argument, so that config.json holds the whole model even
   # if a default changes later.
-  model = {name: p.default for name, p in
-           inspect.signature(flows.make_flow).parameters.items()
-           if name not in ('image_shape', 'dtype', 'validate_args')}
-  model.update(flows.CONFIGS[FLAGS.model])
+  model = {**_model_defaults(), **flows.CONFIGS[FLAGS.model]}
   for name in MODEL_FLAGS:
     if FLAGS[name].value is not None:
       model[name] = FLAGS[name].value

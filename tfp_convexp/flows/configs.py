@@ -120,6 +120,8 @@ _RESIDUAL_PAPER = ('Hoogeboom et al. 2020, residual transformations on '
                    'baseline at equal settings; values not in our sources.')
 _RESIDUAL_TRAINING = _training(optimizer='adam', beta_2=0.99,
                                warmup_shape='quadratic', clip_grad_norm=1.)
+_RESIDUAL_BLOCK_MODEL = dict(model_type='residual_flow',
+                             step=('actnorm', 'transform'), n_subflows=16)
 _RESIDUAL_RUNS = {
     # name: (make_flow arguments, reference --model_type, README width,
     #        reference parameters for (var, unif), notes)
@@ -134,8 +136,7 @@ _RESIDUAL_RUNS = {
         '64. The inverse uses diagonal Newton steps where the reference '
         'iterates the plain fixed point.'),
     'residual_block': (
-        dict(model_type='residual_flow', step=('actnorm', 'transform'),
-             n_subflows=16),
+        _RESIDUAL_BLOCK_MODEL,
         'residual_flow', 528, (78_864_300, 43_674_532),
         'Steps of [ActNorm, residual block], each convolution at norm 0.97 '
         '(the reference: 0.98, by power iteration, not certified); the '
@@ -144,8 +145,7 @@ _RESIDUAL_RUNS = {
         'parameters per block: the roulette\'s geom_p and lamb, registered '
         'as parameters that no gradient reaches; here they are constants.'),
     'residual_block_equal_memory': (
-        dict(model_type='residual_flow', step=('actnorm', 'transform'),
-             n_subflows=8),
+        dict(_RESIDUAL_BLOCK_MODEL, n_subflows=8),
         'residual_flow', 528, (65_759_340, 30_569_572),
         'Eight steps per level instead of 16, as in the README command; '
         'otherwise as residual_block.'),
