@@ -10,6 +10,16 @@
      and a `tf.function` whose batch dimension is unknown.
 Every call breaks TFP's bijector cache (`x + 0.`), which would otherwise hand
 back the input of an earlier call instead of computing anything.
+
+`check_contract(bijector, x)` checks TFP's bijector contract, as TFP's
+`bijector_properties_test` does:
+  6. `copy()`, `type(b)(**b.parameters)` and batch slicing give the same
+     bijector: the same outputs, sharing the same variables;
+  7. any number of leading batch dimensions, none included, gives what the
+     flat batch gives, and `tf.vectorized_map` of `forward` equals `forward`
+     (the forward pass is pure);
+  8. `is_constant_jacobian` is true: a bijector that declares it has the
+     same log-det at two different inputs.
 """
 
 import numpy as np
@@ -158,3 +168,71 @@ def check_bijector(bijector, x, closed_form=None, check_xla=True,
     np.testing.assert_allclose(
         a.numpy(), b, rtol=REGIME_ATOL[dtype], atol=REGIME_ATOL[dtype] * scale,
         err_msg=f'unknown batch size: {name} differs from eager')
+
+
+def _same_outputs(a, b, x, kwargs, what):
+  y = a.forward(x + 0., **kwargs)
+  for name, inputs in (('forward', x), ('inverse', y)):
+    np.testing.assert_allclose(
+        getattr(a, name)(inputs + 0., **kwargs).numpy(),
+        getattr(b, name)(inputs + 0., **kwargs).numpy(), rtol=0, atol=0,
+        err_msg=f'{what}: {name} differs from the original')
+
+
+def check_contract(bijector, x, kwargs=None, vectorized_map=True):
+  """TFP's bijector contract (items 6 to 8 above); `x` has one batch
+  dimension of at least 6 members. `vectorized_map=False` for layers whose
+  log-det keyword arguments are per batch member (graphs)."""
+  kwargs = kwargs or {}
+  x = tf.convert_to_tensor(x, dtype=bijector.dtype)
+  event_ndims = bijector.forward_min_event_ndims
+  event = x.shape[1:]
+
+  # 6. Copies share the variables.
+  copies = {'copy()': bijector.copy(),
+            'copy(validate_args=True)': bijector.copy(validate_args=True),
+            'type(b)(**b.parameters)': type(bijector)(**bijector.parameters),
+            'b[...]': bijector[...]}
+  originals = [id(v) for v in bijector.variables]
+  for what, other in copies.items():
+    assert type(other) is type(bijector), what
+    assert sorted(id(v) for v in other.variables) == sorted(originals), (
+        f'{what} does not share the variables of the original')
+    _same_outputs(bijector, other, x, kwargs, what)
+
+  # 7. Any batch shape, none included; a pure forward pass.
+  y = bijector.forward(x + 0., **kwargs)
+  ldj = tf.broadcast_to(bijector.forward_log_det_jacobian(
+      x + 0., event_ndims=event_ndims, **kwargs), x.shape[:1])
+  atol = REGIME_ATOL[x.dtype] * (1. + float(tf.reduce_max(tf.abs(y))))
+  for shape in ([2, 3], []):
+    n = int(np.prod(shape))
+    xs = tf.reshape(x[:n], [*shape, *event])
+    np.testing.assert_allclose(
+        bijector.forward(xs + 0., **kwargs).numpy(),
+        tf.reshape(y[:n], [*shape, *y.shape[1:]]).numpy(), rtol=0, atol=atol,
+        err_msg=f'batch shape {shape}: forward differs from the flat batch')
+    got = bijector.forward_log_det_jacobian(xs + 0., event_ndims=event_ndims,
+                                            **kwargs)
+    np.testing.assert_allclose(
+        tf.broadcast_to(got, shape).numpy(), tf.reshape(ldj[:n], shape).numpy(),
+        rtol=LOG_DET_RTOL[x.dtype], atol=atol,
+        err_msg=f'batch shape {shape}: log-det differs from the flat batch')
+    np.testing.assert_allclose(
+        bijector.inverse(bijector.forward(xs + 0., **kwargs), **kwargs).numpy(),
+        xs.numpy(), rtol=0, atol=ROUND_TRIP_ATOL[x.dtype] * 10 * (
+            1. + float(tf.reduce_max(tf.abs(xs)))),
+        err_msg=f'batch shape {shape}: inverse(forward(x)) != x')
+  if vectorized_map:
+    mapped = tf.vectorized_map(lambda t: bijector.forward(t, **kwargs), x + 0.)
+    np.testing.assert_allclose(mapped.numpy(), y.numpy(), rtol=0, atol=atol,
+                               err_msg='vectorized_map(forward) != forward')
+
+  # 8. A declared constant Jacobian is constant.
+  if bijector.is_constant_jacobian:
+    other = bijector.forward_log_det_jacobian(
+        2. * x[::-1] + 1., event_ndims=event_ndims, **kwargs)
+    np.testing.assert_allclose(
+        tf.broadcast_to(other, x.shape[:1]).numpy(), ldj.numpy(),
+        rtol=LOG_DET_RTOL[x.dtype], atol=atol,
+        err_msg='is_constant_jacobian, but the log-det changes with x')

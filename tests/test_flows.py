@@ -60,6 +60,14 @@ def test_oracle_on_the_whole_multiscale_bijector(kwargs):
   x = np.random.default_rng(1).uniform(0, 256, (2, *shape))
   oracle.check_bijector(model.bijector, x,
                         check_xla=kwargs.get('model_type') != 'residual_flow')
+  oracle.check_contract(model.bijector, np.random.default_rng(2).uniform(
+      0, 256, (6, *shape)))
+
+
+def test_tfp_bijector_contract_on_a_whole_model():
+  model = _tiny_model((4, 8, 2))
+  oracle.check_contract(model.bijector, np.random.default_rng(2).uniform(
+      0, 256, (6, *model.image_shape)))
 
 
 def test_log_prob_is_the_dense_change_of_variables():

@@ -73,6 +73,13 @@ def test_oracle_xla():
       layer, adjacency.numpy()), kwargs=dict(adjacency=adjacency))
 
 
+def test_tfp_bijector_contract():
+  rng = np.random.default_rng(0)
+  adjacency = _normalised_adjacency(rng, 1, 5, None)[0]
+  oracle.check_contract(_layer(5, 3, 0), rng.standard_normal((6, 5, 3)),
+                        kwargs=dict(adjacency=tf.constant(adjacency)))
+
+
 def test_permutation_equivariance():
   rng = np.random.default_rng(1)
   adjacency = _normalised_adjacency(rng, 3, 7)

@@ -198,14 +198,11 @@ def test_bad_inputs():
     ConvolutionalSylvester([4, 4, 2]).forward(tf.zeros([2, 4, 4, 3]))
 
 
-def test_generalized_sylvester_takes_any_batch_shape_including_none():
-  flow = GeneralizedSylvester(5, seed=3, dtype=tf.float64)
-  x = tf.constant(np.random.default_rng(0).standard_normal((2, 3, 5)))
-  y = flow.forward(x)
-  np.testing.assert_allclose(flow.forward(x[0, 0]), y[0, 0], rtol=1e-12)
-  np.testing.assert_allclose(flow.inverse(y), x, atol=1e-9)
-  ldj = flow.forward_log_det_jacobian(x, event_ndims=1)
-  assert ldj.shape == (2, 3)
-  np.testing.assert_allclose(
-      flow.forward_log_det_jacobian(x[1, 2], event_ndims=1), ldj[1, 2],
-      rtol=1e-12)
+@pytest.mark.parametrize('make,event', [
+    (lambda: _vector_flow(5, 3), [5]),
+    (lambda: _conv_flow([3, 4, 2], 3, hidden_channels=4), [3, 4, 2])],
+    ids=['generalized', 'convolutional'])
+def test_tfp_bijector_contract(make, event):
+  flow = make()
+  x = np.random.default_rng(0).standard_normal((6, *event))
+  oracle.check_contract(flow, x)

@@ -1,5 +1,9 @@
 """What every tfp_convexp bijector shares with TFP's conventions."""
 
+import functools
+import inspect
+import threading
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -11,11 +15,31 @@ __all__ = ['OwnsVariables', 'ImageBijector']
 class OwnsVariables(tfp.bijectors.Bijector):
   """A bijector that creates its own variables in `__init__`.
 
-  Its constructor arguments are static configuration, so two instances with
-  equal arguments would compare equal and TFP's class-wide cache would hand
-  one instance's outputs to the other; the cache key is therefore the
-  instance itself. There are no batchable tensor parameters.
+  TFP's contract is that `copy()`, `type(b)(**b.parameters)` and batch
+  slicing give the same bijector. A layer that draws fresh weights would break
+  it silently, so every subclass constructor takes one more keyword,
+  `variables`: the variables of an existing layer, in the order it created
+  them, which the new layer then uses instead of creating its own (TFP's
+  `ScaleMatvecLU` takes its variable as an argument the same way). After
+  construction `parameters['variables']` holds the layer's own, so the three
+  routes above share them. Overrides that change the variables' shapes or
+  dtypes (another `event_shape`, say) are refused with the mismatch named.
+
+  Two instances with equal static arguments would compare equal and TFP's
+  class-wide cache would hand one instance's outputs to the other; the cache
+  key is therefore the instance itself. There are no batchable tensor
+  parameters.
   """
+
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    if '__init__' in cls.__dict__:
+      cls.__init__ = _sharing_init(cls.__init__)
+
+  @property
+  def created_variables(self):
+    """The variables this layer created (or was given), in creation order."""
+    return self._created_variables
 
   @classmethod
   def _parameter_properties(cls, dtype):
@@ -23,6 +47,79 @@ class OwnsVariables(tfp.bijectors.Bijector):
 
   def _get_parameterization(self):
     return id(self)
+
+
+_constructing = threading.local()
+
+
+def _sharing_init(init):
+  """`init` with the `variables` keyword of `OwnsVariables`."""
+  signature = inspect.signature(init)
+  params = list(signature.parameters.values())
+  if 'variables' not in signature.parameters:
+    params.append(inspect.Parameter('variables', inspect.Parameter.KEYWORD_ONLY,
+                                    default=None))
+
+  @functools.wraps(init)
+  def wrapped(self, *args, variables=None, **kwargs):
+    outer = getattr(_constructing, 'instances', ())
+    if any(o is self for o in outer):  # a base constructor of this instance
+      return init(self, *args, **kwargs)
+    _constructing.instances = (*outer, self)
+    created = []
+    given = None if variables is None else _checked_variables(self, variables)
+    try:
+      with tf.variable_creator_scope(
+          functools.partial(_create_or_share, self, created, given)):
+        init(self, *args, **kwargs)
+    finally:
+      _constructing.instances = outer
+    if given is not None and len(created) != len(given):
+      raise ValueError(
+          f'{type(self).__name__}: `variables` holds {len(given)} variables, '
+          f'but a layer with these arguments has {len(created)}.')
+    self._created_variables = self._no_dependency(tuple(created))
+    self._parameters = self._no_dependency(
+        dict(self._parameters, variables=self._created_variables))
+
+  wrapped.__signature__ = signature.replace(parameters=params)
+  return wrapped
+
+
+def _checked_variables(layer, variables):
+  if (not isinstance(variables, (list, tuple)) or
+      not all(isinstance(v, tf.Variable) for v in variables)):
+    raise TypeError(f'{type(layer).__name__}: `variables` must be a list of '
+                    f'tf.Variables (another layer\'s `created_variables`); '
+                    f'got {type(variables).__name__}.')
+  return tuple(variables)
+
+
+def _create_or_share(layer, created, given, next_creator, **kwargs):
+  """Creates the next variable, or hands out the next given one."""
+  if given is None:
+    variable = next_creator(**kwargs)
+  else:
+    i = len(created)
+    if i >= len(given):
+      raise ValueError(f'{type(layer).__name__}: `variables` holds '
+                       f'{len(given)} variables; this layer needs more.')
+    variable = given[i]
+    initial = kwargs.get('initial_value')
+    initial = initial() if callable(initial) else initial
+    want = tf.TensorShape(getattr(initial, 'shape', None))
+    dtype = kwargs.get('dtype') or getattr(initial, 'dtype', None)
+    dtype = None if dtype is None else tf.as_dtype(dtype)
+    if not want.is_compatible_with(variable.shape) or (
+        dtype is not None and dtype != variable.dtype):
+      raise ValueError(
+          f'{type(layer).__name__}: variable {i} of `variables` '
+          f'({variable.name}) is {variable.dtype.name}{variable.shape}; this '
+          f'layer needs {getattr(dtype, "name", "?")}{want}. A copy shares '
+          f'the original\'s variables, so it cannot change their shapes or '
+          f'dtype.')
+  created.append(variable)
+  return variable
 
 
 class ImageBijector(OwnsVariables):
