@@ -52,12 +52,7 @@ LOG_DET_KWARGS = {'ResidualFlowBlock': dict(seed=[1, 2])}
 
 def _moved(layer):
   """Weights moved off their initialisation, as after some training."""
-  rng = np.random.default_rng(0)
-  for v in layer.trainable_variables:
-    v.assign(v + 0.05 * rng.standard_normal(v.shape).astype(np.float32))
-  for part in (layer, getattr(layer, 'convolution_exponential', None)):
-    if hasattr(part, 'project'):
-      part.project()
+  B.perturb_variables(layer, 0, scale=0.05)
   return layer
 
 

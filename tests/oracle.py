@@ -32,13 +32,6 @@ LOG_DET_RTOL = {tf.float64: 1e-9, tf.float32: 1e-4}
 REGIME_ATOL = {tf.float64: 1e-9, tf.float32: 1e-4}
 
 
-def randomize_variables(bijector, seed, scale=0.5):
-  """Moves every trainable variable away from its initial value."""
-  rng = np.random.default_rng(seed)
-  for v in bijector.trainable_variables:
-    v.assign(v + scale * rng.standard_normal(v.shape).astype(v.dtype.as_numpy_dtype))
-
-
 def event_ndims_of(bijector):
   return bijector.forward_min_event_ndims
 

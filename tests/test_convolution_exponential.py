@@ -20,8 +20,7 @@ tfd = tfp.distributions
 def _layer(event_shape, seed=0, scale=0.5, **kwargs):
   """A layer with its kernel moved away from the initialisation."""
   layer = ConvolutionExponential(event_shape, seed=seed, **kwargs)
-  oracle.randomize_variables(layer, seed, scale)
-  layer.project()
+  tfp_convexp.bijectors.perturb_variables(layer, seed, scale)
   return layer
 
 
@@ -32,6 +31,8 @@ def _closed_form(layer):
   return lambda x: dense_conv.apply_matrix(expm, x.astype(np.float64))
 
 
+# Many examples: the full suite's; the quick tier runs the fixed cases below.
+@pytest.mark.slow
 @hypothesis.settings(max_examples=12)
 @hypothesis.given(
     height=st.integers(1, 5), width=st.integers(2, 6),
@@ -54,10 +55,11 @@ def test_oracle(height, width, channels, kernel_size, padding, dtype, scale,
                         nonzero_gradients=kernel_size > 1 or channels > 1)
 
 
-@pytest.mark.parametrize('padding,method', [('SAME', 'series'),
-                                            ('CIRCULAR', 'series'),
-                                            ('CIRCULAR', 'fourier')])
-@pytest.mark.parametrize('dtype', [tf.float32, tf.float64])
+@pytest.mark.parametrize('padding,method,dtype', [
+    ('SAME', 'series', tf.float32), ('CIRCULAR', 'fourier', tf.float64),
+    *[pytest.param(p, m, d, marks=pytest.mark.slow) for p, m, d in [
+        ('SAME', 'series', tf.float64), ('CIRCULAR', 'series', tf.float32),
+        ('CIRCULAR', 'series', tf.float64), ('CIRCULAR', 'fourier', tf.float32)]]])
 def test_oracle_xla_non_square(padding, method, dtype):
   layer = _layer([3, 5, 2], seed=3, padding=padding, method=method,
                  dtype=dtype)
@@ -155,7 +157,8 @@ def test_fourier_and_series_agree():
                              atol=1e-12)
 
 
-@pytest.mark.parametrize('padding', ['SAME', 'CIRCULAR'])
+@pytest.mark.parametrize('padding', [
+    'SAME', pytest.param('CIRCULAR', marks=pytest.mark.slow)])
 def test_recomputed_gradient_matches_autodiff(padding):
   kwargs = dict(padding=padding, method='series', dtype=tf.float64)
   a = _layer([4, 5, 3], seed=7, **kwargs)

@@ -5,6 +5,8 @@ import pytest
 import scipy.linalg
 import tensorflow as tf
 
+import tfp_convexp
+
 from tfp_convexp import nets
 from tfp_convexp.bijectors import AffineCoupling
 from tfp_convexp.bijectors import MatrixExponentialCoupling
@@ -21,7 +23,7 @@ def _layer(shape, seed, dtype, rank=None, num_masked=None, **kwargs):
                              dtype=dtype)
   layer = MatrixExponentialCoupling(shape, conditioner=net, num_masked=k,
                                     rank=rank, dtype=dtype, **kwargs)
-  oracle.randomize_variables(layer, seed, scale=0.3)
+  tfp_convexp.bijectors.perturb_variables(layer, seed, scale=0.3)
   return layer
 
 
@@ -50,6 +52,8 @@ def _closed_form(layer, context=None):
   return apply
 
 
+# Many examples: the full suite's; the quick tier runs the fixed cases below.
+@pytest.mark.slow
 @hypothesis.settings(max_examples=6)
 @hypothesis.given(h=st.integers(1, 3), w=st.integers(1, 4), c=st.integers(2, 5),
                   low_rank=st.booleans(),
@@ -62,7 +66,7 @@ def test_oracle(h, w, c, low_rank, dtype, seed):
                         check_xla=False)
 
 
-@pytest.mark.parametrize('rank', [None, 2])
+@pytest.mark.parametrize('rank', [None, pytest.param(2, marks=pytest.mark.slow)])
 def test_oracle_xla_non_square(rank):
   layer = _layer([3, 5, 5], 3, tf.float64, rank=rank, num_masked=2)
   x = np.random.default_rng(0).standard_normal((2, 3, 5, 5))

@@ -102,6 +102,7 @@ def test_conv_exp_equals_dense_expm(h, w, c, k, padding, seed):
     np.testing.assert_allclose(fourier, want, atol=1e-12)
 
 
+@pytest.mark.slow
 @hypothesis.settings(max_examples=15)
 @hypothesis.given(terms=st.integers(0, 12),
                   padding=st.sampled_from(['SAME', 'CIRCULAR']),

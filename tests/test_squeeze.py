@@ -14,6 +14,7 @@ def _numpy_squeeze(x, f):
   return x.reshape(b, h // f, w // f, f * f * c)
 
 
+@pytest.mark.slow
 @hypothesis.settings(max_examples=6)
 @hypothesis.given(f=st.sampled_from([2, 3]), h=st.integers(1, 2),
                   w=st.integers(1, 3), c=st.integers(1, 3),
@@ -23,6 +24,12 @@ def test_oracle(f, h, w, c, dtype):
       (2, h * f, w * f, c)), dtype)
   squeeze = Squeeze(f)
   oracle.check_bijector(squeeze, x, closed_form=lambda v: _numpy_squeeze(v, f),
+                        has_variables=False)
+
+
+def test_oracle_fixed_case():
+  x = tf.constant(np.random.default_rng(0).standard_normal((2, 4, 6, 2)))
+  oracle.check_bijector(Squeeze(2), x, closed_form=lambda v: _numpy_squeeze(v, 2),
                         has_variables=False)
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_convexp import ops
-from tfp_convexp.bijectors import arguments
-from tfp_convexp.bijectors import channel_linear
+from tfp_convexp.bijectors.internal import arguments
+from tfp_convexp.bijectors.internal import channel_linear
 
 
 __all__ = ['Conv1x1']

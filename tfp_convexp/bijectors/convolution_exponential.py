@@ -3,10 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
-from tfp_convexp.bijectors import arguments
-from tfp_convexp.bijectors import base
+from tfp_convexp.bijectors.internal import arguments
+from tfp_convexp.bijectors.internal import base
 from tfp_convexp import ops
-from tfp_convexp.bijectors import image_events
+from tfp_convexp.bijectors.internal import image_events
 
 __all__ = ['ConvolutionExponential']
 
@@ -43,9 +43,8 @@ class ConvolutionExponential(base.ImageBijector):
   update, so `forward` and `inverse` cost only the series. Code that assigns
   the kernel by hand calls `project()` afterwards; with `validate_args=True`
   every call re-certifies the bound and fails, naming the excess, if not.
-  (Rescaling inside every call instead, as a reparameterisation, made the
-  forward pass 1.5x to 3.7x the time of T plain convolutions at batch 64,
-  against 1.0x to 1.4x for the series alone.)
+  (Rescaling inside every call instead, as a reparameterisation, costs more
+  than the series itself; see benchmarks/results/implementation_choices.md.)
 
   **Circular padding** makes the map exactly translation-equivariant on the
   torus. With `method='fourier'` (its default) `exp(M)` is applied exactly,
@@ -166,8 +165,9 @@ class ConvolutionExponential(base.ImageBijector):
       else:
         init = tf.random.stateless_normal(shape, seed=[int(seed), 0],
                                           stddev=stddev, dtype=dtype)
-      self._kernel = tf.Variable(self._projected(init), name='kernel',
-                                 constraint=self._projected)
+      projected = ops.norm_projection(self._norm_of, self._norm_bound)
+      self._kernel = tf.Variable(projected(init), name='kernel',
+                                 constraint=projected)
 
       super().__init__(
           is_constant_jacobian=True,
@@ -215,20 +215,16 @@ class ConvolutionExponential(base.ImageBijector):
 
   def operator_norm_bound(self):
     """Certified upper bound on `||M||_2` for the current kernel."""
-    return ops.conv_operator_norm_bound(self._kernel, self._event_shape[:2],
+    return self._norm_of(self._kernel)
+
+  def _norm_of(self, kernel):
+    return ops.conv_operator_norm_bound(kernel, self._event_shape[:2],
                                         self._padding, self._gram_iterations)
 
-  def _projected(self, kernel):
-    """`kernel` rescaled, if needed, so its certified norm is `norm_bound`."""
-    sigma = ops.conv_operator_norm_bound(kernel, self._event_shape[:2],
-                                         self._padding, self._gram_iterations)
-    return ops.rescale_to_norm_bound(kernel, sigma, self._norm_bound)
 
-  def project(self):
-    """Rescales the kernel variable onto the norm bound; returns the op."""
-    return self._kernel.assign(self._projected(self._kernel))
-
-  def _apply(self, x, inverse):
+  def apply(self, x, inverse=False):
+    """`exp(M) x` (`exp(-M) x` if `inverse`) on `[..., H, W, C]`, with this
+    layer's settings and without TFP's cache: for layers that own one."""
     layer = type(self).__name__
     x = image_events.check_image_input(x, self._event_shape, layer,
                                        self.validate_args)
@@ -244,10 +240,10 @@ class ConvolutionExponential(base.ImageBijector):
     return out if x.shape.rank == 4 else image_events.from_nhwc(out, x)
 
   def _forward(self, x):
-    return self._apply(x, inverse=False)
+    return self.apply(x)
 
   def _inverse(self, y):
-    return self._apply(y, inverse=True)
+    return self.apply(y, inverse=True)
 
   def _forward_log_det_jacobian(self, x):
     return ops.conv_exp_log_det(self._kernel, self._event_shape[:2])
@@ -258,17 +254,10 @@ class ConvolutionExponential(base.ImageBijector):
   def _parameter_control_dependencies(self, is_init):
     if not self.validate_args or is_init:
       return []
-    layer = type(self).__name__
-    kernel = tf.debugging.assert_all_finite(
-        self._kernel, f'{layer}: kernel has non-finite values.')
-    sigma = ops.conv_operator_norm_bound(kernel, self._event_shape[:2],
-                                         self._padding, self._gram_iterations)
     # The Fourier path would be exact outside the bound too, but the layer
     # promises (and its gradient constraint keeps) ||M||_2 <= norm_bound.
-    return [tf.debugging.assert_less_equal(
-        sigma, tf.constant(self._norm_bound, sigma.dtype),
-        message=(f'{layer} {self.name!r}: the kernel left the certified '
-                 f'region ||M||_2 <= {self._norm_bound}, on which its '
-                 f'series and gradient constraint rely. Call '
-                 f'project() after assigning the kernel by hand. x is the '
-                 f'certified bound of the current kernel, y the limit.'))]
+    return [ops.assert_norm_within(
+        self._kernel, self._norm_of, self._norm_bound,
+        f'{type(self).__name__} {self.name!r}: the kernel left the certified '
+        f'region ||M||_2 <= {self._norm_bound}, on which its series and '
+        f'gradient constraint rely.')]

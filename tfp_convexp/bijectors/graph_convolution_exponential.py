@@ -3,10 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
-from tfp_convexp.bijectors import arguments
-from tfp_convexp.bijectors import base
+from tfp_convexp.bijectors.internal import arguments
+from tfp_convexp.bijectors.internal import base
 from tfp_convexp import ops
-from tfp_convexp.bijectors import image_events
+from tfp_convexp.bijectors.internal import image_events
 
 __all__ = ['GraphConvolutionExponential']
 
@@ -108,8 +108,10 @@ class GraphConvolutionExponential(base.OwnsVariables):
       rng = np.random.default_rng(seed)
       init = (rng.standard_normal((2, num_features, num_features)) /
               num_features).astype(dtype.as_numpy_dtype)
-      self._weights = tf.Variable(self._projected(init), name='weights',
-                                  constraint=self._projected)
+      projected = ops.norm_projection(self._weight_norm_bound,
+                                      self._norm_bound)
+      self._weights = tf.Variable(projected(init), name='weights',
+                                  constraint=projected)
       super().__init__(
           forward_min_event_ndims=2,
           # Linear in x, but the log-det changes with the adjacency.
@@ -133,14 +135,6 @@ class GraphConvolutionExponential(base.OwnsVariables):
     norms = ops.gram_spectral_norm_bound(weights, self._gram_iterations)
     return norms[0] + self._adjacency_norm_bound * norms[1]
 
-  def _projected(self, weights):
-    weights = tf.convert_to_tensor(weights)
-    return ops.rescale_to_norm_bound(
-        weights, self._weight_norm_bound(weights), self._norm_bound)
-
-  def project(self):
-    """Rescales the weights onto the certified bound; returns the op."""
-    return self._weights.assign(self._projected(self._weights))
 
   def _graph(self, x, adjacency, node_mask):
     """Checked `x`, masked `A` and the per-graph node counts."""
@@ -188,18 +182,12 @@ class GraphConvolutionExponential(base.OwnsVariables):
   def _parameter_control_dependencies(self, is_init):
     if not self.validate_args or is_init:
       return []
-    layer = type(self).__name__
-    weights = tf.debugging.assert_all_finite(
-        self._weights, f'{layer}: weights have non-finite values.')
-    bound = self._weight_norm_bound(weights)
-    return [tf.debugging.assert_less_equal(
-        bound, tf.constant(self._norm_bound, bound.dtype),
-        message=(f'{layer} {self.name!r}: the weights left the certified '
-                 f'region ||W_0|| + {self._adjacency_norm_bound} ||W_1|| <= '
-                 f'{self._norm_bound}; the series with {self._terms} terms '
-                 f'is no longer certified. Call project() after assigning the '
-                 f'weights by hand. x is the certified bound of the current '
-                 f'weights, y the limit.'))]
+    return [ops.assert_norm_within(
+        self._weights, self._weight_norm_bound, self._norm_bound,
+        f'{type(self).__name__} {self.name!r}: the weights left the certified '
+        f'region ||W_0|| + {self._adjacency_norm_bound} ||W_1|| <= '
+        f'{self._norm_bound}; the series with {self._terms} terms is no '
+        f'longer certified.')]
 
   def _series(self, x, adjacency, mask, sign):
     w0, w1 = tf.unstack(sign * tf.convert_to_tensor(self._weights))

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_convexp import ops
-from tfp_convexp.bijectors import channel_linear
+from tfp_convexp.bijectors.internal import channel_linear
 
 __all__ = ['MatrixExponential1x1']
 

@@ -5,9 +5,9 @@ import tensorflow as tf
 
 from tfp_convexp import nets
 from tfp_convexp import ops
-from tfp_convexp.bijectors import arguments
-from tfp_convexp.bijectors import coupling
-from tfp_convexp.bijectors import image_events
+from tfp_convexp.bijectors.internal import arguments
+from tfp_convexp.bijectors.internal import coupling
+from tfp_convexp.bijectors.internal import image_events
 
 __all__ = ['MatrixExponentialCoupling']
 

@@ -3,9 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-from tfp_convexp.bijectors import base
+from tfp_convexp.bijectors.internal import base
 from tfp_convexp import ops
-from tfp_convexp.bijectors import image_events
+from tfp_convexp.bijectors.internal import image_events
 
 __all__ = ['PeriodicConv']
 

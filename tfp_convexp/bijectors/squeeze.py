@@ -3,7 +3,7 @@
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_convexp.bijectors import arguments
+from tfp_convexp.bijectors.internal import arguments
 
 
 __all__ = ['Squeeze']

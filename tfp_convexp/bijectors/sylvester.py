@@ -5,114 +5,13 @@ import tensorflow as tf
 
 from tfp_convexp import nets
 from tfp_convexp import ops
-from tfp_convexp.bijectors import arguments
-from tfp_convexp.bijectors import augmented
-from tfp_convexp.bijectors import base
-from tfp_convexp.bijectors import image_events
+from tfp_convexp.bijectors.internal import arguments
+from tfp_convexp.bijectors.internal import augmented
+from tfp_convexp.bijectors.internal import base
+from tfp_convexp.bijectors.internal import image_events
 from tfp_convexp.bijectors.convolution_exponential import ConvolutionExponential
 
-__all__ = ['AutoregressiveResidual', 'GeneralizedSylvester',
-           'ConvolutionalSylvester', 'solve_autoregressive']
-
-
-class AutoregressiveResidual(tf.Module):
-  r"""`f_AR(u) = s_2 tanh(s_1 u + t_1) + t_2`, returning `(f_AR(u), diag J)`.
-
-  `s_1 = tanh(.)`, `s_2 = scale_bound * tanh(.)` and `t_1, t_2` come from
-  masked layers (`tfp_convexp.nets.MaskedDense` or `MaskedConv2D`) in which
-  dimension `i` only sees dimensions before it, so `J = df_AR/du` is lower
-  triangular with diagonal `s_2 s_1 tanh'(s_1 u + t_1)`, whose magnitude is
-  at most `scale_bound < 1`: `1 + diag J > 0`, the condition that makes
-  `u -> u + f_AR(u)` invertible. The output layer starts at zero, so the
-  flow starts as the identity.
-
-  Args:
-    data_units: `D` (dense) or `C` (convolutional).
-    hidden_units: width of the two hidden layers, a multiple of `data_units`.
-    conv: masked 3x3 / 1x1 / 3x3 convolutions instead of dense layers.
-    kernel_size: of the first and last convolution.
-    scale_bound: in (0, 1); 0.5 in the reference code.
-    seed: int.
-  """
-
-  def __init__(self, data_units, hidden_units, conv=False, kernel_size=3,
-               scale_bound=0.5, seed=0, dtype=tf.float32, name=None):
-    super().__init__(name=name)
-    self._scale_bound = arguments.in_open_interval(
-        scale_bound, 0., 1., 'scale_bound', type(self).__name__,
-        ' so that 1 + diag J > 0')
-    self._data_units = data_units
-    if conv:
-      layer = lambda i, o, k, strict, **kw: nets.MaskedConv2D(
-          i, o, data_units, k, strict, dtype=dtype, **kw)
-    else:
-      layer = lambda i, o, k, strict, **kw: nets.MaskedDense(
-          i, o, data_units, strict, dtype=dtype, **kw)
-    self.hidden = [layer(data_units, hidden_units, kernel_size, False,
-                         seed=seed),
-                   layer(hidden_units, hidden_units, 1, False, seed=seed + 1)]
-    # One strict head for [t1, s1, t2, s2]: 4 units per data dimension, in
-    # degree order, so that a reshape groups them by dimension.
-    self.head = layer(hidden_units, 4 * data_units, kernel_size, True,
-                      zero_init=True)
-
-  def __call__(self, u):
-    h = u
-    for layer in self.hidden:
-      h = tf.nn.relu(layer(h))
-    h = self.head(h)
-    h = tf.reshape(h, tf.concat([tf.shape(h)[:-1], [self._data_units, 4]], 0))
-    t1, s1, t2, s2 = tf.unstack(h, axis=-1)
-    s1 = tf.tanh(s1)
-    s2 = self._scale_bound * tf.tanh(s2)
-    a = tf.tanh(s1 * u + t1)
-    return s2 * a + t2, s2 * s1 * (1. - tf.square(a))
-
-
-def solve_autoregressive(f_ar, v, limit, max_iterations):
-  """Solves `u + f_AR(u) = v` for `u`.
-
-  Each iteration is one Newton step per dimension on its own diagonal,
-  `u <- u - (u + f_AR(u) - v) / (1 + diag J)`, for all dimensions at once.
-  The scalar equations are monotone (`1 + diag J > 0`) and the remaining
-  coupling is strictly triangular, hence nilpotent, so the iteration ends at
-  the exact solution; in practice it meets the limit after a few steps (see
-  the benchmark), where the plain fixed point `u <- v - f_AR(u)` needs many
-  more.
-
-  Stops when `max |u + f_AR(u) - v| <= limit`; when that residual, already
-  within 100x of the limit, stops decreasing (it has reached the
-  floating-point floor; early steps may raise it while the triangular
-  coupling propagates); or after `max_iterations` (a static bound, so XLA
-  compiles it).
-
-  Returns:
-    `(u, iterations, residual, diag)`: `residual` is the maximum absolute
-    residual at the returned `u` and `diag` is `diag J` there, which gives
-    the log-determinant without another pass.
-  """
-  v = tf.convert_to_tensor(v)
-  limit = tf.cast(limit, v.dtype)
-
-  def body(i, u, current, _):
-    out, diag = f_ar(u)
-    residual = u + out - v
-    return (i + 1, u - residual / (1. + diag),
-            tf.reduce_max(tf.abs(residual)), current)
-
-  def keep_going(i, u, current, previous):
-    del i, u
-    stalled = tf.logical_and(current >= previous, current <= 100. * limit)
-    return tf.logical_and(current > limit, tf.logical_not(stalled))
-
-  iterations, u, _, _ = tf.while_loop(
-      keep_going, body,
-      (tf.constant(0), v,
-       tf.constant(np.finfo(v.dtype.as_numpy_dtype).max, v.dtype),
-       tf.constant(np.inf, v.dtype)),
-      maximum_iterations=max_iterations)
-  out, diag = f_ar(u)
-  return u, iterations, tf.reduce_max(tf.abs(u + out - v)), diag
+__all__ = ['GeneralizedSylvester', 'ConvolutionalSylvester']
 
 
 class _Sylvester(augmented.AugmentedBijector):
@@ -160,7 +59,7 @@ class _Sylvester(augmented.AugmentedBijector):
     (`diag` flat)."""
     v = self._basis(self._flat(y))
     limit = self._tolerance * tf.maximum(tf.reduce_max(tf.abs(v)), 1.)
-    u, iterations, residual, diag = solve_autoregressive(
+    u, iterations, residual, diag = ops.solve_autoregressive(
         self._f_ar, v, limit, self._max_iterations)
     x = tf.reshape(self._basis_inverse(u), tf.shape(y))
     return x, iterations, residual, limit, diag
@@ -248,7 +147,7 @@ class GeneralizedSylvester(_Sylvester):
       self._generator = tf.Variable(
           (0.1 * rng.standard_normal((event_size, event_size)) / event_size
            ).astype(np_dtype), name='generator')
-      self._f_ar = f_ar if f_ar is not None else AutoregressiveResidual(
+      self._f_ar = f_ar if f_ar is not None else nets.AutoregressiveResidual(
           event_size, hidden_units or 4 * event_size, conv=False,
           scale_bound=scale_bound, seed=seed, dtype=dtype)
       super().__init__(forward_min_event_ndims=1, dtype=dtype,
@@ -354,7 +253,7 @@ class ConvolutionalSylvester(_Sylvester, base.ImageBijector):
           self._event_shape, kernel_size=kernel_size, norm_bound=norm_bound,
           tolerance=convexp_tolerance, seed=seed, dtype=dtype,
           name='convexp')
-      self._f_ar = AutoregressiveResidual(
+      self._f_ar = nets.AutoregressiveResidual(
           c, hidden_channels or 4 * c, conv=True, kernel_size=kernel_size,
           scale_bound=scale_bound, seed=seed + 1, dtype=dtype)
       super().__init__(is_constant_jacobian=False, dtype=dtype,
@@ -372,15 +271,12 @@ class ConvolutionalSylvester(_Sylvester, base.ImageBijector):
   def _event_dims(self):
     return list(self._event_shape)
 
-  def _series(self, x, inverse):
-    fn = ops.inverse_conv_exp if inverse else ops.conv_exp
-    layer = self._convexp
-    return fn(x, layer.kernel, layer.terms, layer.padding)
 
   def _basis(self, x):
     q = ops.householder_product(self._reflections)
-    return self._series(ops.channel_matmul(x, q), inverse=False)
+    return self._convexp.apply(ops.channel_matmul(x, q))
 
   def _basis_inverse(self, u):
     q = ops.householder_product(self._reflections)
-    return ops.channel_matmul(self._series(u, inverse=True), tf.transpose(q))
+    return ops.channel_matmul(self._convexp.apply(u, inverse=True),
+                              tf.transpose(q))

@@ -135,7 +135,7 @@ class _Builder(object):
       return [bijectors.PeriodicConv(shape, kernel_size=size,
                                      **common('mixing'))]
     convexp = lambda: bijectors.ConvolutionExponential(
-        shape, norm_bound=self.o['convexp_coeff'], **common('convexp'))
+        shape, norm_bound=self.o['convexp_norm_bound'], **common('convexp'))
     emerging = lambda: bijectors.EmergingConv(shape, **common('emerging'))
     if kind == 'convexp_only':
       return [convexp()]
@@ -186,7 +186,7 @@ class _Builder(object):
     if kind == 'sylvester':
       hidden = -(-hidden // c) * c  # masked layers need a multiple of C
       return bijectors.ConvolutionalSylvester(
-          shape, hidden_channels=hidden, norm_bound=o['convexp_coeff'],
+          shape, hidden_channels=hidden, norm_bound=o['convexp_norm_bound'],
           seed=self.seed(), dtype=dtype, name=self.name(prefix, 'sylvester'))
     return bijectors.ResidualFlowBlock(
         shape, hidden_channels=hidden,
@@ -267,7 +267,7 @@ def make_flow(image_shape,
               use_splitprior=True,
               first_split_level=0,
               learn_top=True,
-              convexp_coeff=0.95,
+              convexp_norm_bound=0.95,
               residual_log_det='russian_roulette',
               dequantize_distribution='uniform',
               dequantize_subflows=4,
@@ -319,7 +319,7 @@ def make_flow(image_shape,
     mef_rank: `MatrixExponentialCoupling`'s rank (None: MEF's choice).
     use_splitprior, learn_top: see above.
     first_split_level: levels before it keep all their channels.
-    convexp_coeff: norm bound of every convolution exponential.
+    convexp_norm_bound: norm bound of every convolution exponential.
     residual_log_det: `'russian_roulette'` (needs a `seed` in `log_prob`) or
       `'exact'`.
     dequantize_distribution: a key of `DEQUANTIZATIONS`. `'flow'` is the
@@ -370,7 +370,7 @@ def make_flow(image_shape,
       resnet_blocks=_positive_int(resnet_blocks, 'resnet_blocks', 0),
       conv_init=_choice(conv_init, nets.INITS, 'conv_init'),
       coupling_scale=coupling_scale, log_scale_range=log_scale_range,
-      mef_rank=mef_rank, convexp_coeff=convexp_coeff,
+      mef_rank=mef_rank, convexp_norm_bound=convexp_norm_bound,
       residual_log_det=residual_log_det, seed=int(seed),
       dtype=_float_dtype(dtype))
   prior_net = _choice(prior_net or coupling_net, COUPLING_NETS, 'prior_net')

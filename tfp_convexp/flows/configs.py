@@ -24,7 +24,7 @@ class Config(dict):
     dataset: the data set's name for `python -m train --dataset`.
     training: the training settings, one per `TRAINING_KEYS`.
     paper: the published result this run is meant to reproduce, as stated
-      in the sources the project holds (`shared/notes/peers.md`).
+      in the paper (its results table).
     source: the reference code and command the run follows.
     reference_parameters: trainable parameters of the reference code's
       model at `image_shape` (None where not measured); see

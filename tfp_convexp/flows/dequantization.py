@@ -5,7 +5,7 @@ import math
 import tensorflow as tf
 
 from tfp_convexp.bijectors import Squeeze
-from tfp_convexp.flows import multiscale
+from tfp_convexp.flows import chain
 
 __all__ = ['UniformDequantizer', 'VariationalDequantizer']
 
@@ -115,11 +115,9 @@ class VariationalDequantizer(tf.Module):
     `eps: [B, H, W, C]` and `context: [B, H/2, W/2, context_channels]`."""
     h = self._squeeze.forward(eps)
     log_det = tf.zeros(tf.shape(eps)[:1], eps.dtype)
-    for layer in self.layers:
-      kwargs = ({'context': context}
-                if getattr(layer, 'context_channels', 0) else {})
-      h, log_det = multiscale.forward_with_log_det(layer, h, log_det,
-                                                   **kwargs)
+    kwargs = chain.call_kwargs(self.layers, 'VariationalDequantizer',
+                               context=context)
+    h, log_det = chain.forward(self.layers, h, log_det, kwargs)
     h = self._squeeze.inverse(h)
     log_det += tf.reduce_sum(tf.math.log_sigmoid(h) + tf.math.log_sigmoid(-h),
                              axis=[1, 2, 3])

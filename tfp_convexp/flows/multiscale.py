@@ -4,8 +4,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_convexp.bijectors import augmented
-from tfp_convexp.bijectors import base
+from tfp_convexp.bijectors.internal import augmented
+from tfp_convexp.bijectors.internal import base
+from tfp_convexp.flows import chain
 
 __all__ = ['Level', 'MultiscaleFlow']
 
@@ -23,19 +24,6 @@ class Level(object):
   def __init__(self, layers, factor_out=0):
     self.layers = list(layers)
     self.factor_out = int(factor_out)
-
-
-def forward_with_log_det(layer, x, log_det, **kwargs):
-  """`layer.forward(x)` and `log_det` plus its log-determinant (per batch
-  member; one network pass for the augmented layers, via TFP's cache)."""
-  y = layer.forward(x, **kwargs)
-  return y, log_det + tf.broadcast_to(
-      layer.forward_log_det_jacobian(x, event_ndims=3, **kwargs),
-      tf.shape(log_det))
-
-
-def _needs_seed(layer):
-  return getattr(layer, 'log_det_estimator', None) == 'russian_roulette'
 
 
 class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
@@ -127,21 +115,10 @@ class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
   def latent_size(self):
     return int(np.prod(self._image_shape))
 
-  def _seeds(self, seed):
-    """One stateless seed per layer that needs one (else None)."""
-    needy = [i for i, layer in enumerate(self._layers) if _needs_seed(layer)]
-    seeds = [None] * len(self._layers)
-    if needy:
-      if seed is None:
-        raise ValueError(
-            'MultiscaleFlow: layers with a Russian-roulette log-determinant '
-            'need a stateless `seed` keyword, e.g. '
-            'model.log_prob(x, seed=[1, 2]).')
-      split = tf.unstack(tf.random.experimental.stateless_split(
-          seed, len(needy)))
-      for i, s in zip(needy, split):
-        seeds[i] = s
-    return seeds
+  def _level_kwargs(self, seed):
+    """Per level, the keyword arguments of each of its layers' calls."""
+    kwargs = iter(chain.call_kwargs(self._layers, 'MultiscaleFlow', seed=seed))
+    return [[next(kwargs) for _ in level.layers] for level in self._levels]
 
   def _check(self, x, event_shape, what):
     shape = x.shape
@@ -157,13 +134,11 @@ class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
     self._check(x, self._image_shape, 'images')
     batch_shape = tf.shape(x)[:-3]
     h = tf.reshape(x, [-1, *self._image_shape])
-    seeds = iter(self._seeds(seed))
     ldj = tf.zeros(tf.shape(h)[:1], h.dtype)
     parts = []
-    for level, shape in zip(self._levels, self._shapes):
-      for layer in level.layers:
-        kwargs = {} if (s := next(seeds)) is None else {'seed': s}
-        h, ldj = forward_with_log_det(layer, h, ldj, **kwargs)
+    for level, shape, kwargs in zip(self._levels, self._shapes,
+                                    self._level_kwargs(seed)):
+      h, ldj = chain.forward(level.layers, h, ldj, kwargs)
       if level.factor_out:
         keep = shape[-1] - level.factor_out
         parts.append(tf.reshape(h[..., keep:], [tf.shape(h)[0], -1]))
@@ -184,20 +159,13 @@ class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
     last = self._shapes[-1]
     h = tf.reshape(parts.pop(), [-1, *last[:-1],
                                  last[-1] - self._levels[-1].factor_out])
-    seeds = self._seeds(seed)
-    index = len(self._layers)
     ildj = tf.zeros(tf.shape(z)[:1], z.dtype)
-    for level, shape in zip(self._levels[::-1], self._shapes[::-1]):
+    for level, shape, kwargs in zip(self._levels[::-1], self._shapes[::-1],
+                                    self._level_kwargs(seed)[::-1]):
       if level.factor_out:
         out = tf.reshape(parts.pop(), [-1, *shape[:-1], level.factor_out])
         h = tf.concat([h, out], axis=-1)
-      for layer in level.layers[::-1]:
-        index -= 1
-        kwargs = {} if seeds[index] is None else {'seed': seeds[index]}
-        x = layer.inverse(h, **kwargs)
-        ildj += tf.broadcast_to(layer.inverse_log_det_jacobian(
-            h, event_ndims=3, **kwargs), tf.shape(ildj))
-        h = x
+      h, ildj = chain.inverse(level.layers, h, ildj, kwargs)
     return (tf.reshape(h, tf.concat([batch_shape, self._image_shape], 0)),
             tf.reshape(ildj, batch_shape))
 

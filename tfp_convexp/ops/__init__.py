@@ -1,5 +1,6 @@
 """Pure tensor functions (no variables) used by the bijectors."""
 
+from tfp_convexp.ops.autoregressive_solve import solve_autoregressive
 from tfp_convexp.ops.conv import adjoint_kernel
 from tfp_convexp.ops.conv import channel_matmul
 from tfp_convexp.ops.conv import circular_pad
@@ -15,9 +16,14 @@ from tfp_convexp.ops.householder import householder_product
 from tfp_convexp.ops.operator_norm import conv_operator_norm_bound
 from tfp_convexp.ops.operator_norm import conv_symbol
 from tfp_convexp.ops.operator_norm import gram_spectral_norm_bound
+from tfp_convexp.ops.operator_norm import assert_norm_within
+from tfp_convexp.ops.operator_norm import norm_projection
 from tfp_convexp.ops.operator_norm import rescale_to_norm_bound
 from tfp_convexp.ops.qr_determinant import assert_nonsingular
 from tfp_convexp.ops.qr_determinant import log_abs_det_from_r
 from tfp_convexp.ops.qr_determinant import qr_log_abs_det
+from tfp_convexp.ops.residual_log_det import exact_residual_log_det
+from tfp_convexp.ops.residual_log_det import residual_fixed_point
+from tfp_convexp.ops.residual_log_det import russian_roulette_log_det
 from tfp_convexp.ops.series import exp_series_tail_bound
 from tfp_convexp.ops.series import exp_series_terms

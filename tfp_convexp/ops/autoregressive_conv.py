@@ -101,8 +101,8 @@ def _solve(z, kernel):
   """The substitution, unrolled over the `H + W - 1` anti-diagonals.
 
   Unrolled rather than a `tf.while_loop`: the step count is static, and the
-  steps are small, so loop overhead (measured 4.8x the forward time at
-  [32, 32, 3] under XLA) would dominate the arithmetic.
+  steps are small, so loop overhead would dominate the arithmetic
+  (benchmarks/results/implementation_choices.md).
   """
   m = int(kernel.shape[0])
   h, w = int(z.shape[1]), int(z.shape[2])

@@ -60,8 +60,8 @@ def channel_matmul(x, matrix):
   """`y[..., o] = sum_i matrix[o, i] x[..., i]`: a 1x1 convolution.
 
   A reshape to `[N, C]` and one matmul: `tf.einsum('...i,oi->...o')` gives
-  the same values, but its gradient ran 18x slower under XLA (12.5 ms
-  against 0.7 ms at [64, 8, 8, 48]).
+  the same values, but its gradient is much slower under XLA
+  (benchmarks/results/implementation_choices.md).
   """
   x = tf.convert_to_tensor(x)
   channels = tf.shape(x)[-1]

@@ -129,8 +129,8 @@ def conv_exp(x, kernel, terms, padding='SAME', recompute_gradient=True,
                           tuple(kernel.shape[:2]))
 
 
-# Eagerly, 2T small ops would each pay Python dispatch (1.7x the time of T
-# convolutions at [64, 16, 16, 12]); as one graph, 1.06x to 1.23x.
+# Eagerly, 2T small ops would each pay Python dispatch; as one graph they do
+# not (benchmarks/results/implementation_choices.md).
 @graph_when_eager(reduce_retracing=True)
 def _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, sign,
                    kernel_size):

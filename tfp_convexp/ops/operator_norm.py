@@ -151,3 +151,36 @@ def rescale_to_norm_bound(weights, norm, bound):
   eps = np.finfo(weights.dtype.as_numpy_dtype).eps
   target = tf.constant(float(bound) * (1. - 16. * eps), weights.dtype)
   return weights * tf.minimum(target / norm, 1.)
+
+
+def norm_projection(norm_of, bound):
+  """The projection of weights onto `{W : norm_of(W) <= bound}`, by rescaling.
+
+  Layers whose series length or contraction rests on a certified norm bound
+  use it twice: on the initial weights, and as the variable's `constraint`,
+  which Keras optimizers (Keras 3 and tf_keras) apply after every update, so
+  calls pay nothing for it (`tfp_convexp.bijectors.project_variables` applies
+  it after weights are assigned by hand).
+
+  Args:
+    norm_of: function from weights to a certified upper bound on their
+      operator norm, homogeneous of degree 1 in the weights.
+    bound: Python float > 0.
+  """
+  def projected(weights):
+    weights = tf.convert_to_tensor(weights)
+    return rescale_to_norm_bound(weights, norm_of(weights), bound)
+  return projected
+
+
+def assert_norm_within(weights, norm_of, bound, message):
+  """An assertion that `weights` are finite and `norm_of(weights) <= bound`;
+  `message` says which layer and what rests on the bound."""
+  weights = tf.debugging.assert_all_finite(
+      weights, f'{message} The weights have non-finite values.')
+  norm = norm_of(weights)
+  return tf.debugging.assert_less_equal(
+      norm, tf.constant(bound, norm.dtype),
+      message=f'{message} Call project() after assigning the weights by '
+              f'hand. x is the certified norm of the current weights, y the '
+              f'limit.')

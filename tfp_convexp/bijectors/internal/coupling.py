@@ -2,9 +2,9 @@
 
 import tensorflow as tf
 
-from tfp_convexp.bijectors import arguments
-from tfp_convexp.bijectors import augmented
-from tfp_convexp.bijectors import base
+from tfp_convexp.bijectors.internal import arguments
+from tfp_convexp.bijectors.internal import augmented
+from tfp_convexp.bijectors.internal import base
 
 __all__ = ['ChannelCoupling']
 
@@ -45,6 +45,10 @@ class ChannelCoupling(augmented.AugmentedBijector, base.ImageBijector):
   @property
   def context_channels(self):
     return self._context_channels
+
+  @property
+  def call_keywords(self):
+    return frozenset({'context'} if self._context_channels else ())
 
   def _split(self, x):
     x, flat = self._checked(x)

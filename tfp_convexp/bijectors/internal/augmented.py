@@ -5,7 +5,7 @@
 # tensorflow-probability to 0.25.x.
 from tensorflow_probability.python.internal import cache_util
 
-from tfp_convexp.bijectors import base
+from tfp_convexp.bijectors.internal import base
 
 __all__ = ['AugmentedBijector']
 

@@ -7,7 +7,8 @@ import threading
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_convexp.bijectors import image_events
+from tfp_convexp.bijectors import variables
+from tfp_convexp.bijectors.internal import image_events
 
 __all__ = ['OwnsVariables', 'ImageBijector']
 
@@ -31,15 +32,38 @@ class OwnsVariables(tfp.bijectors.Bijector):
   parameters.
   """
 
+  # Neither the record nor `parameters` may reorder `trainable_variables`.
+  _TF_MODULE_IGNORED_PROPERTIES = (
+      tfp.bijectors.Bijector._TF_MODULE_IGNORED_PROPERTIES |
+      {'_created_variables'})
+
   def __init_subclass__(cls, **kwargs):
     super().__init_subclass__(**kwargs)
     if '__init__' in cls.__dict__:
       cls.__init__ = _sharing_init(cls.__init__)
 
+  def project(self):
+    """Applies every variable constraint (the certified norm bounds); call
+    it after assigning weights by hand. Returns the grouped assignments."""
+    return variables.project_variables(self)
+
+  @property
+  def call_keywords(self):
+    """Keyword arguments this layer's calls need besides the input
+    (`tfp_convexp.flows.chain` hands them out)."""
+    return frozenset()
+
   @property
   def created_variables(self):
     """The variables this layer created (or was given), in creation order."""
     return self._created_variables
+
+  @property
+  def parameters(self):
+    return dict(self._parameters, variables=self._created_variables)
+
+  def copy(self, **override_parameters_kwargs):
+    return type(self)(**dict(self.parameters, **override_parameters_kwargs))
 
   @classmethod
   def _parameter_properties(cls, dtype):
@@ -79,8 +103,6 @@ def _sharing_init(init):
           f'{type(self).__name__}: `variables` holds {len(given)} variables, '
           f'but a layer with these arguments has {len(created)}.')
     self._created_variables = self._no_dependency(tuple(created))
-    self._parameters = self._no_dependency(
-        dict(self._parameters, variables=self._created_variables))
 
   wrapped.__signature__ = signature.replace(parameters=params)
   return wrapped

@@ -1,9 +1,9 @@
 """Shared machinery of the 1x1 (per-pixel, channel-mixing) linear layers."""
 
 
-from tfp_convexp.bijectors import base
+from tfp_convexp.bijectors.internal import base
 from tfp_convexp import ops
-from tfp_convexp.bijectors import image_events
+from tfp_convexp.bijectors.internal import image_events
 
 __all__ = ['ChannelLinear']
 
