@@ -2,9 +2,9 @@
 
     python benchmarks/train_bench.py [--steps=20] [--out=benchmarks/results]
 
-One training step is what `python -m train` runs on one replica: the loss
-(bits/dim of the dequantized batch, XLA-compiled or not) under a gradient
-tape, then an Adamax update. Two models at batch 64:
+One training step is the one `python -m train` runs (`train/step.py`: the
+loss, XLA-compiled or not, its gradient, the global norm and the update that
+a non-finite step skips), with Adamax, on one replica. Two models at batch 64:
   * digits: `CONFIGS['digits_convexp']` (8x8x1) with each mixing layer;
   * cifar-size: 32x32x3, 2 levels of 2 steps, DenseNet depth 4, growth 32,
     32 channels (the CIFAR-10 geometry at a size a CPU trains).
@@ -12,7 +12,9 @@ Step times are medians after warm-up; images/s = 64 / step time. The same
 program runs on a GPU when TensorFlow sees one.
 """
 
+import os
 import statistics
+import sys
 import time
 
 from absl import app
@@ -24,6 +26,9 @@ import tensorflow as tf
 from tfp_convexp import flows
 
 import common
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from train import step as step_lib  # pylint: disable=g-import-not-at-top
 
 flags.DEFINE_integer('steps', 20, 'Timed steps per model (after 3 warm-up).')
 flags.DEFINE_integer('batch_size', 64, 'Images per step.')
@@ -46,33 +51,28 @@ def step_time_ms(shape, kwargs, jit, steps, batch_size):
   bins = kwargs['num_bins']
   rng = np.random.default_rng(0)
   images = tf.constant(rng.integers(0, bins, (batch_size, *shape)), tf.int32)
-  noise = tf.random.stateless_uniform([1, batch_size, *shape], seed=[1, 2])
-  model.log_prob(images, base_noise=noise, seed=[0, 0])  # ActNorm init
-  variables = model.trainable_variables
+  noise = tf.random.stateless_uniform([batch_size, *shape], seed=[1, 2])
+  model.log_prob(images, base_noise=noise[None], seed=[0, 0])  # ActNorm init
   optimizer = keras.optimizers.Adamax(1e-3)
-  optimizer.build(variables)
+  optimizer.build(model.trainable_variables)
+  train_step = step_lib.make_train_step(
+      model, optimizer, tf.distribute.get_strategy(), batch_size,
+      clip_grad_norm=0., seed=2, jit=jit)
+  batch_index, clean = tf.constant(0, tf.int64), tf.constant(False)
 
-  @tf.function(jit_compile=jit)
-  def loss_fn(x, u):
-    return tf.reduce_mean(flows.bits_per_dim(model, x, seed=[0, 0],
-                                             base_noise=u))
-
-  @tf.function
-  def train_step(x, u):
-    with tf.GradientTape() as tape:
-      loss = loss_fn(x, u)
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    return loss
+  def run():
+    loss, _, applied = train_step(images, noise, batch_index, clean)
+    assert bool(applied), f'non-finite step (loss {float(loss)})'
 
   start = time.perf_counter()
-  train_step(images, noise).numpy()
+  run()
   compile_s = time.perf_counter() - start
   for _ in range(2):
-    train_step(images, noise).numpy()
+    run()
   times = []
   for _ in range(steps):
     start = time.perf_counter()
-    train_step(images, noise).numpy()
+    run()
     times.append(time.perf_counter() - start)
   return 1e3 * statistics.median(times), compile_s
 

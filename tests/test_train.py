@@ -176,12 +176,16 @@ def _evaluate_sample_export(work, tmp_path):
 
 
 def test_mirrored_on_two_cpus_matches_one_device(tmp_path):
+  """Also through a skipped non-finite step, whose guard runs in
+  cross-replica context under MirroredStrategy."""
   one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
-  _run('train', f'--workdir={one}', '--max_steps=3', *TINY_DEFAULT_JIT)
+  _run('train', f'--workdir={one}', '--max_steps=3', '--inject_nonfinite_at=1',
+       *TINY_DEFAULT_JIT)
   out = _run('train', f'--workdir={two}', '--max_steps=3',
              '--strategy=mirrored', '--cpu_devices=2',
-             *TINY_DEFAULT_JIT).stdout
+             '--inject_nonfinite_at=1', *TINY_DEFAULT_JIT).stdout
   assert '2 replica(s)' in out and 'XLA loss: True' in out
+  assert 'step 1: non-finite loss (nan); step skipped (1 in a row)' in out
   # Every variable (ActNorm, optimizer slots) is the same on both devices.
   assert 'replicas on this worker differ by at most 0\n' in out
   assert 'done: 3 steps' in out  # through the final (XLA) evaluation
@@ -224,7 +228,7 @@ def test_tfds_sets_through_mock_data(tmp_path):
   script = (
       'import tensorflow_datasets as tfds\n'
       'from absl import app\n'
-      'from train import run_config, trainer\n'
+      'from train import run_config, settings, trainer\n'
       'with tfds.testing.mock_data(num_examples=40):\n'
       '  app.run(trainer.main, flags_parser=run_config.parse_flags, argv=[\n'
       f'      "train", "--dataset=mnist", "--workdir={tmp_path}/mnist",\n'
@@ -242,7 +246,7 @@ def test_a_tfds_set_without_network_exits_2_saying_how_to_get_it(tmp_path):
   script = (
       'import tensorflow_datasets as tfds\n'
       'from absl import app\n'
-      'from train import run_config, trainer\n'
+      'from train import run_config, settings, trainer\n'
       'def offline(*args, **kwargs):\n'
       '  raise ConnectionError("network is unreachable")\n'
       'tfds.core.DatasetBuilder.download_and_prepare = offline\n'
@@ -384,13 +388,13 @@ def test_workdir_of_another_model_is_left_alone(tmp_path):
 def test_a_named_run_brings_its_training_settings_and_flags_override_them():
   script = (
       'import json\n'
-      'from train import run_config, trainer\n'
+      'from train import run_config, settings, trainer\n'
       'out = {}\n'
       'for args in (["--model=conv_sylvester_var"],\n'
       '             ["--model=mixing_convexp", "--lr=2e-3", "--beta_2=0.9"],\n'
       '             ["--model=digits_convexp"]):\n'
       '  run_config.parse_flags(["train", *args])\n'
-      '  out[" ".join(args)] = dict(trainer.training_settings(),\n'
+      '  out[" ".join(args)] = dict(settings.Settings.from_flags().saved(),\n'
       '                             dataset=run_config.setting("dataset"))\n'
       '  run_config.FLAGS.unparse_flags()\n'
       'print(json.dumps(out))\n')

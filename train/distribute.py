@@ -1,6 +1,5 @@
 """`--strategy`: the tf.distribute strategy of a run."""
 
-import json
 import os
 
 import tensorflow as tf
@@ -29,7 +28,8 @@ def make_strategy(name, tpu=None):
     if 'TF_CONFIG' not in os.environ:
       raise ValueError('--strategy=multi_worker needs the TF_CONFIG '
                        'environment variable (cluster and task).')
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.MultiWorkerMirroredStrategy(
+        cluster_resolver=_cluster())
   if name == 'tpu':
     if not tpu:
       raise ValueError('--strategy=tpu needs --tpu (a TPU name or address).')
@@ -40,17 +40,24 @@ def make_strategy(name, tpu=None):
   raise ValueError(f'--strategy must be one of {STRATEGIES}; got {name!r}.')
 
 
+def _cluster():
+  """TF's reading of the `TF_CONFIG` environment variable."""
+  return tf.distribute.cluster_resolver.TFConfigClusterResolver()
+
+
 def is_chief():
-  """True on the worker that writes checkpoints, summaries and samples."""
-  config = json.loads(os.environ.get('TF_CONFIG', '{}'))
-  task = config.get('task', {})
-  if not task:
+  """True on the worker that writes checkpoints, summaries and samples: the
+  chief, or worker 0 of a cluster without one (MultiWorkerMirroredStrategy's
+  convention), or the only process."""
+  cluster = _cluster()
+  if not cluster.task_type:
     return True
-  return task.get('type') == 'chief' or (
-      task.get('type') == 'worker' and task.get('index') == 0 and
-      'chief' not in config.get('cluster', {}))
+  return cluster.task_type == 'chief' or (
+      cluster.task_type == 'worker' and cluster.task_id == 0 and
+      'chief' not in cluster.cluster_spec().jobs)
 
 
 def task_id():
-  task = json.loads(os.environ.get('TF_CONFIG', '{}')).get('task', {})
-  return f'{task.get("type", "worker")}_{task.get("index", 0)}'
+  """`<type>_<index>` of this process in the cluster (`worker_0` alone)."""
+  cluster = _cluster()
+  return f'{cluster.task_type or "worker"}_{cluster.task_id or 0}'

@@ -32,7 +32,7 @@ def steps_per_epoch(num_images, global_batch_size):
 
 
 def training_batches(images, global_batch_size, seed, start_step,
-                     noise_kind, input_context=None):
+                     base_noise_kind, input_context=None):
   """A `tf.data.Dataset` of `(images uint8, noise float32)` per-replica
   batches for this input pipeline, from `start_step` on, forever.
 
@@ -41,7 +41,7 @@ def training_batches(images, global_batch_size, seed, start_step,
     global_batch_size: images per step over all replicas.
     seed: the run's int seed.
     start_step: the first step to produce (the data position on resume).
-    noise_kind: `'uniform'` or `'normal'`, the dequantizer's base noise.
+    base_noise_kind: `'uniform'` or `'normal'`, the dequantizer's base noise.
     input_context: `tf.distribute.InputContext` (None: one pipeline, one
       replica).
   """
@@ -57,7 +57,7 @@ def training_batches(images, global_batch_size, seed, start_step,
   epoch_size = steps_per_epoch(n, global_batch_size) * global_batch_size
   gather = _gather_fn(images)
   shape = images.shape[1:]
-  draw = (tf.random.stateless_uniform if noise_kind == 'uniform'
+  draw = (tf.random.stateless_uniform if base_noise_kind == 'uniform'
           else tf.random.stateless_normal)
 
   def replica_batch(step, replica):

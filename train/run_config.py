@@ -32,7 +32,7 @@ MODEL_FLAGS = (
     'densenet_growth', 'n_intermediate_channels', 'n_internal_channels',
     'use_gated_conv', 'conv_init', 'use_splitprior', 'first_split_level',
     'dequantize_distribution', 'dequantize_subflows', 'n_context',
-    'convexp_coeff', 'resnet_blocks')
+    'convexp_norm_bound', 'resnet_blocks')
 
 
 UsageError = workdir_lib.UsageError
@@ -222,12 +222,14 @@ def define_model_flags():
                        lower_bound=1)
   flags.DEFINE_integer('n_context', None, 'Channels of the dequantization '
                        'context network.', lower_bound=1)
-  flags.DEFINE_float('convexp_coeff', None, 'Norm bound of convexp layers.')
+  flags.DEFINE_float('convexp_norm_bound', None,
+                     'Certified norm bound of the convolution exponentials.')
+  flags.DEFINE_alias('convexp_coeff', 'convexp_norm_bound')  # the papers' name
   flags.DEFINE_integer('resnet_blocks', None, 'Blocks of MEF\'s conditioner.',
                        lower_bound=1)
   flags.register_validator(
-      'convexp_coeff', lambda v: v is None or 0. < v < math.inf,
-      '--convexp_coeff must be a finite number > 0.')
+      'convexp_norm_bound', lambda v: v is None or 0. < v < math.inf,
+      '--convexp_norm_bound must be a finite number > 0.')
   flags.register_validator(
       'n_subflows', lambda v: v is None or (
           bool(v) and all(s.strip().isdigit() and int(s) > 0 for s in v)),

@@ -33,7 +33,6 @@ import tensorflow as tf
 
 from tfp_convexp import bijectors
 from tfp_convexp import data
-from tfp_convexp import flows
 from train import checkpoints
 from train import distribute
 from train import evaluation
@@ -41,6 +40,8 @@ from train import images as image_lib
 from train import input_pipeline
 from train import quiet
 from train import run_config
+from train import settings as settings_lib
+from train import step as step_lib
 from train import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
@@ -152,32 +153,12 @@ HELP_GROUPS = {
                'temperature', 'log_every', 'progress'],
 }
 
-# Settings that change what a run computes: resuming with another value is
-# refused unless --accept_changed_settings. The rest (epochs, max_steps,
-# output, devices) may change between sessions of one run.
-RUN_SETTINGS = ('batch_size', 'lr', 'warmup', 'warmup_shape', 'lr_decay',
-                'optimizer', 'beta_2', 'clip_grad_norm', 'seed')
-TRAINING_SETTINGS = RUN_SETTINGS + (
-    'epochs', 'max_steps', 'checkpoint_every', 'keep_checkpoints',
-    'eval_every', 'eval_num_samples', 'num_grid_samples', 'temperature',
-    'log_every', 'max_nonfinite', 'max_restores', 'strategy', 'cpu_devices',
-    'jit_compile')
-
 
 class Run(object):
-  """Everything `prepare` validated and built, before any training step."""
-
-
-def training_settings():
-  """Every training setting: the flag's value, else the --model entry's."""
-  return {name: (run_config.setting(name) if name in flows.TRAINING_KEYS
-                 else FLAGS[name].value) for name in TRAINING_SETTINGS}
-
-
-def _changed_settings(old, new):
-  """Run settings that differ from those recorded (unrecorded ones pass)."""
-  return [f'--{k}: {old[k]!r} -> {new[k]!r}' for k in RUN_SETTINGS
-          if k in old and old[k] != new[k]]
+  """Everything `prepare` validated and built, before any training step:
+  `settings` (a `Settings`), `config` (the model and data), the data, the
+  strategy, the model, `jit`, `chief`, `resume` and the work directory's
+  `lock`."""
 
 
 def _prepare_workdir(workdir, config, settings):
@@ -190,7 +171,7 @@ def _prepare_workdir(workdir, config, settings):
              if n not in (workdir_lib.LOCK_FILE, workdir_lib.REPLACED_DIR)]
   if not present:
     return False
-  if FLAGS.overwrite:
+  if settings.overwrite:
     moved = workdir_lib.set_aside(workdir)
     if moved:
       print(f'--overwrite: the previous run\'s files ({", ".join(moved)}) are '
@@ -210,8 +191,8 @@ def _prepare_workdir(workdir, config, settings):
     raise UsageError(f'--workdir={workdir!r} holds a checkpoint of a different '
                      f'model ({"; ".join(changed)}); pass --overwrite to '
                      f'replace it or choose another --workdir.')
-  changed = _changed_settings(old.get('training', {}), settings)
-  if changed and not FLAGS.accept_changed_settings:
+  changed = settings.changed_from(old.get('training', {}))
+  if changed and not settings.accept_changed_settings:
     raise UsageError(f'--workdir={workdir!r} holds a run started with other '
                      f'settings ({"; ".join(changed)}); resume with the same '
                      f'values, or pass --accept_changed_settings to continue '
@@ -225,20 +206,21 @@ def _prepare_workdir(workdir, config, settings):
 def prepare():
   """Validates flags, data and work directory, takes the work directory's
   lock and builds the model."""
-  if FLAGS.cpu_devices:
-    distribute.split_cpu(FLAGS.cpu_devices)
+  settings = settings_lib.Settings.from_flags()
+  if settings.cpu_devices:
+    distribute.split_cpu(settings.cpu_devices)
   config = run_config.from_flags()
   run = Run()
   run.config = config
-  run.settings = training_settings()
+  run.settings = settings
   run.chief = distribute.is_chief()
-  workdir_lib.check_directory(FLAGS.workdir)
+  workdir_lib.check_directory(settings.workdir)
   _say(f'loading --dataset={config["dataset"]}')
   try:
     run.train_images, _ = data.load_images(
-        config['dataset'], 'train', FLAGS.data_dir, FLAGS.image_folder)
+        config['dataset'], 'train', config['data_dir'], config['image_folder'])
     run.test_images, _ = data.load_images(
-        config['dataset'], 'test', FLAGS.data_dir, FLAGS.image_folder)
+        config['dataset'], 'test', config['data_dir'], config['image_folder'])
   except ValueError as e:
     raise UsageError(str(e)) from e
   for split, images in (('train', run.train_images),
@@ -247,33 +229,33 @@ def prepare():
       raise UsageError(f'the {split} split of --dataset={config["dataset"]} '
                        f'has shape {images.shape}; expected [N > 0, '
                        f'{", ".join(map(str, config["image_shape"]))}].')
-  batch_size = run.settings['batch_size']
+  batch_size = settings.batch_size
   if batch_size > len(run.train_images):
     raise UsageError(f'--batch_size={batch_size} exceeds the '
                      f'{len(run.train_images)} training images.')
   try:
-    run.strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.tpu)
+    run.strategy = distribute.make_strategy(settings.strategy, settings.tpu)
   except ValueError as e:
     raise UsageError(str(e)) from e
   replicas = run.strategy.num_replicas_in_sync
   if batch_size % replicas:
     raise UsageError(f'--batch_size={batch_size} must be divisible by '
-                     f'the {replicas} replicas of --strategy={FLAGS.strategy}.')
-  _say(f'building --model={FLAGS.model}')
+                     f'the {replicas} replicas of --strategy={settings.strategy}.')
+  _say(f'building --model={settings.model}')
   with run.strategy.scope():
     run.model = run_config.build_model(config)
-  run.jit = (FLAGS.jit_compile if FLAGS.jit_compile is not None else
-             default_jit_compile(config, FLAGS.strategy))
+  run.jit = (settings.jit_compile if settings.jit_compile is not None else
+             default_jit_compile(config, settings.strategy))
   # Only the chief writes into the work directory, so only it holds the lock
   # (the other workers of a multi-worker run keep to tmp/<task>).
   run.lock = None
   if run.chief:
-    run.lock = workdir_lib.Lock(FLAGS.workdir, 'python -m train',
+    run.lock = workdir_lib.Lock(settings.workdir, 'python -m train',
                                   create=True).acquire()
-    run.resume = _prepare_workdir(FLAGS.workdir, config, run.settings)
-    quiet.log_to_file(os.path.join(FLAGS.workdir, workdir_lib.LOG_FILE))
+    run.resume = _prepare_workdir(settings.workdir, config, run.settings)
+    quiet.log_to_file(os.path.join(settings.workdir, workdir_lib.LOG_FILE))
   else:  # resumes where the chief's checkpoints are, unless starting anew
-    run.resume = not FLAGS.overwrite
+    run.resume = not settings.overwrite
   return run
 
 
@@ -291,7 +273,8 @@ def _say(message):
 def default_jit_compile(config, strategy):
   """XLA for the loss where it was measured faster: always on TPUs (which
   need it); on CPUs for small images with a spatial mixing layer and no
-  residual block (its Russian-roulette loop is 2x slower under XLA:CPU)."""
+  residual block (its Russian-roulette loop is slower under XLA:CPU; see
+  benchmarks/results/train.md)."""
   if strategy == 'tpu':
     return True
   model = config['model']
@@ -353,40 +336,39 @@ class _Poison(object):
 def train(run):
   strategy, model, config = run.strategy, run.model, run.config
   settings = run.settings
-  workdir = FLAGS.workdir
+  workdir = settings.workdir
   if run.chief:
     os.makedirs(workdir, exist_ok=True)
-    run_config.save(workdir, {**config, 'training': run.settings})
+    run_config.save(workdir, {**config, 'training': settings.saved()})
   image_shape = tuple(config['image_shape'])
   num_bins = config['model']['num_bins']
-  global_batch = settings['batch_size']
+  global_batch = settings.batch_size
   replicas = strategy.num_replicas_in_sync
   steps_per_epoch = input_pipeline.steps_per_epoch(len(run.train_images),
                                                    global_batch)
-  total_steps = settings['epochs'] * steps_per_epoch
-  if FLAGS.max_steps:
-    total_steps = min(total_steps, FLAGS.max_steps)
-  noise_kind = model.dequantizer.base_noise_kind
+  total_steps = settings.epochs * steps_per_epoch
+  if settings.max_steps:
+    total_steps = min(total_steps, settings.max_steps)
+  base_noise_kind = model.dequantizer.base_noise_kind
 
   with strategy.scope():
-    schedule = WarmupDecay(settings['lr'], settings['warmup'],
-                           settings['lr_decay'], steps_per_epoch,
-                           WARMUP_SHAPES[settings['warmup_shape']])
-    optimizer = OPTIMIZERS[settings['optimizer']](
-        schedule, beta_2=settings['beta_2'], epsilon=1e-7)
+    schedule = WarmupDecay(settings.lr, settings.warmup,
+                           settings.lr_decay, steps_per_epoch,
+                           WARMUP_SHAPES[settings.warmup_shape])
+    optimizer = OPTIMIZERS[settings.optimizer](
+        schedule, beta_2=settings.beta_2, epsilon=1e-7)
     variables = model.trainable_variables
     optimizer.build(variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
     batches = tf.Variable(0, dtype=tf.int64, trainable=False, name='batches')
     state = list(model.variables) + list(optimizer.variables)
-    snapshot = [tf.Variable(v, trainable=False) for v in state]
   checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
                                    step=step, batches=batches)
   ckpt_dir = (os.path.join(workdir, 'checkpoints') if run.chief else
               os.path.join(workdir, 'tmp', distribute.task_id()))
   checkpoints.remove_scratch(ckpt_dir)
   store = checkpoints.Store(
-      checkpoint, ckpt_dir, FLAGS.keep_checkpoints,
+      checkpoint, ckpt_dir, settings.keep_checkpoints,
       log=functools.partial(print, flush=True),
       # Every worker resumes from the chief's checkpoints, at the same step.
       restore_from=None if run.chief else os.path.join(workdir, 'checkpoints'))
@@ -409,67 +391,33 @@ def train(run):
     # Data-dependent ActNorm initialisation on the global batch, in
     # cross-replica context, so every replica (and worker) gets the same.
     first_images, first_noise = next(iter(input_pipeline.training_batches(
-        run.train_images, global_batch, FLAGS.seed, int(batches.numpy()),
-        noise_kind)))
+        run.train_images, global_batch, settings.seed, int(batches.numpy()),
+        base_noise_kind)))
     with strategy.scope():
       model.log_prob(first_images, seed=[0, 0], base_noise=first_noise[None])
 
   dataset = strategy.distribute_datasets_from_function(
       lambda ctx: input_pipeline.training_batches(
-          run.train_images, global_batch, FLAGS.seed, int(batches.numpy()),
-          noise_kind, ctx))
+          run.train_images, global_batch, settings.seed, int(batches.numpy()),
+          base_noise_kind, ctx))
   iterator = iter(dataset)
 
-  @tf.function(jit_compile=run.jit)
-  def per_example_bpd(images, noise, seed):
-    return flows.bits_per_dim(model, images, seed=seed, base_noise=noise[None])
-
-  def replica_step(images, noise, batch_index, poison):
-    ctx = tf.distribute.get_replica_context()
-    noise += tf.where(poison, float('nan'), 0.)  # --inject_nonfinite_at
-    seed = tf.cast(tf.stack([
-        tf.constant(FLAGS.seed + 2, tf.int64),
-        batch_index * replicas + tf.cast(ctx.replica_id_in_sync_group,
-                                         tf.int64)]), tf.int32)
-    with tf.GradientTape() as tape:
-      bpd = per_example_bpd(images, noise, seed)
-      loss = tf.nn.compute_average_loss(bpd, global_batch_size=global_batch)
-    grads = tape.gradient(loss, variables)
-    norm = tf.linalg.global_norm(
-        ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads))
-    if settings['clip_grad_norm']:
-      factor = tf.minimum(1., settings['clip_grad_norm'] / (norm + 1e-12))
-      grads = [g * factor for g in grads]
-    optimizer.apply_gradients(zip(grads, variables))
-    return loss, norm
-
-  poison = _Poison(FLAGS.inject_nonfinite_at)
-
-  @tf.function
-  def train_step(images, noise, batch_index, poison):
-    for s, v in zip(snapshot, state):
-      s.assign(v)
-    loss, norm = strategy.run(replica_step,
-                              args=(images, noise, batch_index, poison))
-    return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-            strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None))
-
-  @tf.function
-  def undo_step():
-    for s, v in zip(snapshot, state):
-      v.assign(s)
+  train_step = step_lib.make_train_step(
+      model, optimizer, strategy, global_batch, settings.clip_grad_norm,
+      settings.seed + 2, run.jit)
+  poison = _Poison(settings.inject_nonfinite_at)
 
   test_bits_per_dim = evaluation.SplitBitsPerDim(
-      model, FLAGS.eval_num_samples, run.jit, strategy)
+      model, settings.eval_num_samples, run.jit, strategy)
 
   writer = (tf.summary.create_file_writer(os.path.join(workdir, 'tb'))
             if run.chief else tf.summary.create_noop_writer())
 
   def evaluate():
     test_bpd, _ = test_bits_per_dim(run.test_images, global_batch,
-                                    FLAGS.seed + 3)
-    samples = model.sample(FLAGS.num_grid_samples, seed=[FLAGS.seed + 4, 0],
-                           temperature=FLAGS.temperature)
+                                    settings.seed + 3)
+    samples = model.sample(settings.num_grid_samples, seed=[settings.seed + 4, 0],
+                           temperature=settings.temperature)
     canvas = image_lib.grid(samples.numpy(), num_bins)
     with writer.as_default(step=int(step.numpy())):
       tf.summary.scalar('test/bits_per_dim', test_bpd)
@@ -482,7 +430,7 @@ def train(run):
       image_lib.write_png(os.path.join(workdir, f'samples_{int(step.numpy()):07d}.png'),
                           canvas)
     print(f'step {int(step.numpy())}: test {test_bpd:.4f} bits/dim '
-          f'(importance samples: {FLAGS.eval_num_samples})', flush=True)
+          f'(importance samples: {settings.eval_num_samples})', flush=True)
     return test_bpd
 
   def save():
@@ -492,7 +440,7 @@ def train(run):
 
   print(f'{config["dataset"]}: {len(run.train_images)} train / '
         f'{len(run.test_images)} test images of {image_shape}, {num_bins} '
-        f'levels; model {FLAGS.model} ({config["model"]["mixing"]}, '
+        f'levels; model {settings.model} ({config["model"]["mixing"]}, '
         f'{config["model"]["model_type"]}), '
         f'{sum(v.shape.num_elements() for v in variables):,d} parameters; '
         f'{replicas} replica(s), XLA loss: {run.jit}', flush=True)
@@ -503,23 +451,24 @@ def train(run):
   progbar, running, started = None, [], time.time()
   while int(step.numpy()) < total_steps:
     current = int(step.numpy())
-    if progbar is None and FLAGS.progress and run.chief:
+    if progbar is None and settings.progress and run.chief:
       print(f'epoch {current // steps_per_epoch + 1}/{total_epochs}',
             flush=True)
       progbar = keras.utils.Progbar(
           steps_per_epoch, stateful_metrics=['bits/dim', 'images/s'])
       epoch_start = time.time()
     images, noise = next(iterator)
-    loss, norm = train_step(images, noise, batches,
-                            tf.constant(poison(current)))
+    loss, norm, applied = train_step(images, noise, batches,
+                                     tf.constant(poison(current)))
     batches.assign_add(1)
     loss = float(loss)
-    if not math.isfinite(loss):
-      undo_step()
+    if not bool(applied):
       nonfinite += 1
-      print(f'step {current}: non-finite loss ({loss}); step skipped '
+      what = (f'loss ({loss})' if not math.isfinite(loss) else
+              f'gradient (norm {float(norm)})')
+      print(f'step {current}: non-finite {what}; step skipped '
             f'({nonfinite} in a row)', flush=True)
-      if nonfinite >= FLAGS.max_nonfinite:
+      if nonfinite >= settings.max_nonfinite:
         _recover(store, step, batches, nonfinite, restores, settings)
         restores += 1
         nonfinite = 0
@@ -527,9 +476,9 @@ def train(run):
     nonfinite = 0
     step.assign_add(1)
     running.append(loss)
-    if int(step.numpy()) % FLAGS.log_every == 0:
+    if int(step.numpy()) % settings.log_every == 0:
       with writer.as_default(step=int(step.numpy())):
-        tf.summary.scalar('train/bits_per_dim', float(np.mean(running[-FLAGS.log_every:])))
+        tf.summary.scalar('train/bits_per_dim', float(np.mean(running[-settings.log_every:])))
         tf.summary.scalar('train/learning_rate', float(schedule(current)))
         tf.summary.scalar('train/gradient_norm', float(norm))
     if progbar is not None:
@@ -537,13 +486,13 @@ def train(run):
           ('bits/dim', float(np.mean(running[-10:]))),
           ('images/s', (current % steps_per_epoch + 1) * global_batch /
            (time.time() - epoch_start))])
-    if int(step.numpy()) % FLAGS.checkpoint_every == 0:
+    if int(step.numpy()) % settings.checkpoint_every == 0:
       save()
       restores = 0
     if int(step.numpy()) % steps_per_epoch == 0:
       progbar = None
       epoch = int(step.numpy()) // steps_per_epoch
-      if epoch % FLAGS.eval_every == 0 and int(step.numpy()) < total_steps:
+      if epoch % settings.eval_every == 0 and int(step.numpy()) < total_steps:
         evaluate()
   if progbar is not None:
     sys.stdout.write('\n')
@@ -578,14 +527,14 @@ def train(run):
 def _recover(store, step, batches, nonfinite, restores, settings):
   """Restores the last good checkpoint after `nonfinite` bad steps in a row,
   or stops the run when that cannot help."""
-  advice = (f'lower --lr (now {settings["lr"]:g}) or --clip_grad_norm (now '
-            f'{settings["clip_grad_norm"]:g}; 0 is off), or raise --warmup')
+  advice = (f'lower --lr (now {settings.lr:g}) or --clip_grad_norm (now '
+            f'{settings.clip_grad_norm:g}; 0 is off), or raise --warmup')
   latest = store.latest()
   if not latest:
     raise UsageError(f'{nonfinite} non-finite steps in a row at step '
                      f'{int(step.numpy())}, before the first checkpoint; '
                      f'nothing to go back to: {advice}.')
-  if restores >= FLAGS.max_restores:
+  if restores >= settings.max_restores:
     raise UsageError(f'stopped at step {int(step.numpy())}: restored {latest} '
                      f'{restores} times (--max_restores) and every try failed '
                      f'again before the next checkpoint; {advice}. The '
@@ -595,7 +544,7 @@ def _recover(store, step, batches, nonfinite, restores, settings):
   batches.assign(position)  # keep moving through the data
   print(f'restored the last good checkpoint {latest} (step '
         f'{int(step.numpy())}) after {nonfinite} non-finite steps '
-        f'({restores + 1} of at most {FLAGS.max_restores} restores before a '
+        f'({restores + 1} of at most {settings.max_restores} restores before a '
         f'new checkpoint)', flush=True)
 
 
