@@ -162,7 +162,8 @@ def _model_defaults():
 
 
 def _choices(registry):
-  return ' One of: ' + '; '.join(f'{k} = {v}' for k, v in registry.items()) + '.'
+  return ' One of: ' + '; '.join(
+      f'{name} = {choice.description}' for name, choice in registry.items()) + '.'
 
 
 def define_model_flags():

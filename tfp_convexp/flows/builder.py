@@ -1,5 +1,7 @@
 """`make_flow`: a whole multiscale image density model in one call."""
 
+import collections
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -14,41 +16,73 @@ tfb = tfp.bijectors
 __all__ = ['make_flow', 'MIXINGS', 'MODEL_TYPES', 'COUPLING_NETS',
            'STEP_LAYERS', 'DEQUANTIZATIONS', 'count_parameters']
 
-# One registry per choice: name -> what it builds.
+class Choice(collections.namedtuple('Choice', ['description', 'build'])):
+  """One entry of a registry: what it is (for `--help`) and how it is built,
+  `build(builder, shape, prefix)` (the conditioner nets:
+  `build(builder, in_channels, out_channels)`)."""
+
+
+# One registry per choice: name -> Choice. The flags, the help text and the
+# builder all read these.
 MIXINGS = {
-    '1x1': 'Glow\'s 1x1 convolution, a free C x C matrix',
-    'lu': 'the 1x1 convolution in LU form',
-    'qr': 'the 1x1 convolution in QR form',
-    'convexp': 'the paper\'s bundle: learned shift, 1x1 (Householder above '
-               '64 channels), convolution exponential, learned shift',
-    'convexp_only': 'the convolution exponential alone',
-    'emerging': 'the paper\'s bundle: 1x1, then the emerging convolution',
-    'emerging_only': 'the emerging convolution alone',
-    'woodbury': '1x1, then a rank-24 spatial Woodbury update',
-    'periodic': 'the periodic (Fourier) convolution',
-    'matrix_exp': 'MEF\'s matrix-exponential 1x1',
-    'none': 'no mixing (couplings then reverse the channels)',
+    '1x1': Choice('Glow\'s 1x1 convolution, a free C x C matrix',
+                  lambda b, s, p: [b.conv1x1(s, p, 'plain', 'mixing')]),
+    'lu': Choice('the 1x1 convolution in LU form',
+                 lambda b, s, p: [b.conv1x1(s, p, 'lu', 'mixing')]),
+    'qr': Choice('the 1x1 convolution in QR form',
+                 lambda b, s, p: [b.conv1x1(s, p, 'qr', 'mixing')]),
+    'convexp': Choice('the paper\'s bundle: learned shift, 1x1 (Householder '
+                      'above 64 channels), convolution exponential, learned '
+                      'shift', lambda b, s, p: b.convexp_bundle(s, p)),
+    'convexp_only': Choice('the convolution exponential alone',
+                           lambda b, s, p: [b.convexp(s, p)]),
+    'emerging': Choice('the paper\'s bundle: 1x1, then the emerging '
+                       'convolution',
+                       lambda b, s, p: [b.conv1x1(s, p, 'plain', 'conv1x1'),
+                                        b.emerging(s, p)]),
+    'emerging_only': Choice('the emerging convolution alone',
+                            lambda b, s, p: [b.emerging(s, p)]),
+    'woodbury': Choice('1x1, then a rank-24 spatial Woodbury update',
+                       lambda b, s, p: [b.conv1x1(s, p, 'plain', 'conv1x1'),
+                                        b.woodbury(s, p)]),
+    'periodic': Choice('the periodic (Fourier) convolution',
+                       lambda b, s, p: [b.periodic(s, p)]),
+    'matrix_exp': Choice('MEF\'s matrix-exponential 1x1',
+                         lambda b, s, p: [b.matrix_exp(s, p)]),
+    'none': Choice('no mixing (couplings then reverse the channels)',
+                   lambda b, s, p: []),
 }
 MODEL_TYPES = {
-    'coupling': 'affine coupling',
-    'mef_coupling': 'MEF\'s matrix-exponential coupling',
-    'sylvester': 'convolutional Sylvester flow',
-    'residual_flow': 'invertible residual block (Residual Flows)',
+    'coupling': Choice('affine coupling',
+                       lambda b, s, p: b.step_coupling(s, p)),
+    'mef_coupling': Choice('MEF\'s matrix-exponential coupling',
+                           lambda b, s, p: b.mef_coupling(s, p)),
+    'sylvester': Choice('convolutional Sylvester flow',
+                        lambda b, s, p: b.sylvester(s, p)),
+    'residual_flow': Choice('invertible residual block (Residual Flows)',
+                            lambda b, s, p: b.residual_block(s, p)),
 }
 COUPLING_NETS = {
-    'densenet': 'dense-in-residual net (the convolution-exponential code)',
-    'plain': 'conv3x3-ReLU-conv1x1-ReLU-conv3x3 (Glow)',
-    'resnet': 'residual conv net (MEF)',
+    'densenet': Choice('dense-in-residual net (the convolution-exponential '
+                       'code)', lambda b, i, o: b.densenet(i, o)),
+    'plain': Choice('conv3x3-ReLU-conv1x1-ReLU-conv3x3 (Glow)',
+                    lambda b, i, o: b.plain_net(i, o)),
+    'resnet': Choice('residual conv net (MEF)',
+                     lambda b, i, o: b.resnet(i, o)),
 }
 STEP_LAYERS = {
-    'actnorm': 'ActNorm, data-initialised',
-    'mixing': 'the `mixing` layer(s)',
-    'transform': 'the `model_type` transformation',
-    'flip': 'a flip of both image axes (the Sylvester runs)',
+    'actnorm': Choice('ActNorm, data-initialised',
+                      lambda b, s, p: [b.actnorm(s, p)]),
+    'mixing': Choice('the `mixing` layer(s)', lambda b, s, p: b.mixing(s, p)),
+    'transform': Choice('the `model_type` transformation',
+                        lambda b, s, p: [b.transform(s, p)]),
+    'flip': Choice('a flip of both image axes (the Sylvester runs)',
+                   lambda b, s, p: [_flip(s, b.name(p, 'flip'))]),
 }
 DEQUANTIZATIONS = {
-    'uniform': 'u ~ U[0, 1)',
-    'flow': 'variational: a conditional flow q(u | x)',
+    'uniform': Choice('u ~ U[0, 1)', lambda b, s, p: b.uniform_dequantizer(s)),
+    'flow': Choice('variational: a conditional flow q(u | x)',
+                   lambda b, s, p: b.variational_dequantizer(s)),
 }
 
 
@@ -85,7 +119,8 @@ def _learned_shift(shape, dtype, name):
 
 
 class _Builder(object):
-  """Creates layers with unique names and seeds from one set of options."""
+  """Creates layers with unique names and seeds from one set of options;
+  the registries above say which of its methods builds what."""
 
   def __init__(self, options):
     self.o = options
@@ -98,61 +133,84 @@ class _Builder(object):
   def name(self, prefix, kind):
     return f'{prefix}_{kind}_{self._count}'
 
-  def conditioner(self, in_channels, out_channels, kind=None):
-    o, seed, dtype = self.o, self.seed(), self.o['dtype']
-    kind = kind or o['coupling_net']
-    common = dict(seed=seed, dtype=dtype, init=o['conv_init'])
-    if kind == 'densenet':
-      return nets.DenseInResidualNet(
-          in_channels, out_channels,
-          intermediate_channels=o['n_intermediate_channels'],
-          depth=o['densenet_depth'], growth=o['densenet_growth'],
-          gated=o['use_gated_conv'], **common)
-    if kind == 'plain':
-      return nets.PlainConvNet(in_channels, out_channels,
-                               hidden_channels=o['n_intermediate_channels'],
-                               **common)
-    return nets.ResidualConvNet(in_channels, out_channels,
-                                hidden_channels=o['n_intermediate_channels'],
-                                num_blocks=o['resnet_blocks'], **common)
+  def _common(self, prefix, part):
+    """A fresh seed, then the layer's name (which counts that seed)."""
+    seed = self.seed()
+    return dict(seed=seed, dtype=self.o['dtype'], name=self.name(prefix, part))
 
+  # Conditioner networks (COUPLING_NETS).
+  def conditioner(self, in_channels, out_channels, kind=None):
+    kind = kind or self.o['coupling_net']
+    return COUPLING_NETS[kind].build(self, in_channels, out_channels)
+
+  def _net_args(self):
+    o = self.o
+    return dict(seed=self.seed(), dtype=o['dtype'], init=o['conv_init'])
+
+  def densenet(self, in_channels, out_channels):
+    o = self.o
+    return nets.DenseInResidualNet(
+        in_channels, out_channels,
+        intermediate_channels=o['n_intermediate_channels'],
+        depth=o['densenet_depth'], growth=o['densenet_growth'],
+        gated=o['use_gated_conv'], **self._net_args())
+
+  def plain_net(self, in_channels, out_channels):
+    return nets.PlainConvNet(
+        in_channels, out_channels,
+        hidden_channels=self.o['n_intermediate_channels'], **self._net_args())
+
+  def resnet(self, in_channels, out_channels):
+    o = self.o
+    return nets.ResidualConvNet(
+        in_channels, out_channels, hidden_channels=o['n_intermediate_channels'],
+        num_blocks=o['resnet_blocks'], **self._net_args())
+
+  # Mixing layers (MIXINGS).
   def mixing(self, shape, prefix):
     """The `mixing` layers, a list (bundles have several)."""
-    kind, dtype = self.o['mixing'], self.o['dtype']
-    h, w, c = shape
-    layer_name = lambda part: self.name(prefix, part)
-    common = lambda part: dict(seed=self.seed(), dtype=dtype,
-                               name=layer_name(part))
-    if kind == 'none':
-      return []
-    if kind in ('1x1', 'lu', 'qr'):
-      parameterization = {'1x1': 'plain'}.get(kind, kind)
-      return [bijectors.Conv1x1(shape, parameterization, **common('mixing'))]
-    if kind == 'matrix_exp':
-      return [bijectors.MatrixExponential1x1(shape, **common('mixing'))]
-    if kind == 'periodic':
-      size = min(3, h - (1 - h % 2), w - (1 - w % 2))
-      return [bijectors.PeriodicConv(shape, kernel_size=size,
-                                     **common('mixing'))]
-    convexp = lambda: bijectors.ConvolutionExponential(
-        shape, norm_bound=self.o['convexp_norm_bound'], **common('convexp'))
-    emerging = lambda: bijectors.EmergingConv(shape, **common('emerging'))
-    if kind == 'convexp_only':
-      return [convexp()]
-    if kind == 'emerging_only':
-      return [emerging()]
-    if kind == 'convexp':
-      wide = c > 64
-      first = bijectors.Conv1x1(
-          shape, 'householder' if wide else 'plain',
-          num_reflections=64 if wide else None, **common('conv1x1'))
-      return [_learned_shift(shape, dtype, layer_name('pre_shift')), first,
-              convexp(), _learned_shift(shape, dtype, layer_name('post_shift'))]
-    first = bijectors.Conv1x1(shape, 'plain', **common('conv1x1'))
-    if kind == 'emerging':
-      return [first, emerging()]
-    return [first, bijectors.Woodbury(shape, rank=(0, min(24, h * w)),
-                                      **common('woodbury'))]
+    return MIXINGS[self.o['mixing']].build(self, shape, prefix)
+
+  def conv1x1(self, shape, prefix, parameterization, part, **kwargs):
+    return bijectors.Conv1x1(shape, parameterization, **kwargs,
+                             **self._common(prefix, part))
+
+  def matrix_exp(self, shape, prefix):
+    return bijectors.MatrixExponential1x1(shape,
+                                          **self._common(prefix, 'mixing'))
+
+  def periodic(self, shape, prefix):
+    h, w, _ = shape
+    size = min(3, h - (1 - h % 2), w - (1 - w % 2))
+    return bijectors.PeriodicConv(shape, kernel_size=size,
+                                  **self._common(prefix, 'mixing'))
+
+  def convexp(self, shape, prefix):
+    return bijectors.ConvolutionExponential(
+        shape, norm_bound=self.o['convexp_norm_bound'],
+        **self._common(prefix, 'convexp'))
+
+  def convexp_bundle(self, shape, prefix):
+    wide = shape[-1] > 64
+    first = self.conv1x1(shape, prefix, 'householder' if wide else 'plain',
+                         'conv1x1', num_reflections=64 if wide else None)
+    pre = _learned_shift(shape, self.o['dtype'], self.name(prefix, 'pre_shift'))
+    convexp = self.convexp(shape, prefix)
+    post = _learned_shift(shape, self.o['dtype'],
+                          self.name(prefix, 'post_shift'))
+    return [pre, first, convexp, post]
+
+  def emerging(self, shape, prefix):
+    return bijectors.EmergingConv(shape, **self._common(prefix, 'emerging'))
+
+  def woodbury(self, shape, prefix):
+    h, w, _ = shape
+    return bijectors.Woodbury(shape, rank=(0, min(24, h * w)),
+                              **self._common(prefix, 'woodbury'))
+
+  # Transformations (MODEL_TYPES).
+  def transform(self, shape, prefix):
+    return MODEL_TYPES[self.o['model_type']].build(self, shape, prefix)
 
   def coupling(self, shape, prefix, net, context_channels=0, scale_fn=None,
                log_scale_range=None):
@@ -167,51 +225,84 @@ class _Builder(object):
         context_channels=context_channels, dtype=o['dtype'],
         name=self.name(prefix, 'coupling'))
 
-  def transform(self, shape, prefix):
-    o, dtype = self.o, self.o['dtype']
+  def step_coupling(self, shape, prefix):
+    o = self.o
+    return self.coupling(shape, prefix, o['coupling_net'],
+                         scale_fn=o['coupling_scale'],
+                         log_scale_range=o['log_scale_range'])
+
+  def mef_coupling(self, shape, prefix):
     c = shape[-1]
-    kind = o['model_type']
-    if kind == 'coupling':
-      return self.coupling(shape, prefix, o['coupling_net'],
-                           scale_fn=o['coupling_scale'],
-                           log_scale_range=o['log_scale_range'])
-    if kind == 'mef_coupling':
-      k = c - c // 2
-      rank, outputs = bijectors.matrix_exponential_coupling.rank_and_outputs(
-          c - k, o['mef_rank'])
-      return bijectors.MatrixExponentialCoupling(
-          shape, conditioner=self.conditioner(k, outputs), num_masked=k,
-          rank=rank, dtype=dtype, name=self.name(prefix, 'mef_coupling'))
-    hidden = o['n_internal_channels']
-    if kind == 'sylvester':
-      hidden = -(-hidden // c) * c  # masked layers need a multiple of C
-      return bijectors.ConvolutionalSylvester(
-          shape, hidden_channels=hidden, norm_bound=o['convexp_norm_bound'],
-          seed=self.seed(), dtype=dtype, name=self.name(prefix, 'sylvester'))
+    k = c - c // 2
+    rank, outputs = bijectors.matrix_exponential_coupling.rank_and_outputs(
+        c - k, self.o['mef_rank'])
+    return bijectors.MatrixExponentialCoupling(
+        shape, conditioner=self.conditioner(k, outputs), num_masked=k,
+        rank=rank, dtype=self.o['dtype'],
+        name=self.name(prefix, 'mef_coupling'))
+
+  def sylvester(self, shape, prefix):
+    c = shape[-1]
+    hidden = -(-self.o['n_internal_channels'] // c) * c  # a multiple of C
+    return bijectors.ConvolutionalSylvester(
+        shape, hidden_channels=hidden, norm_bound=self.o['convexp_norm_bound'],
+        seed=self.seed(), dtype=self.o['dtype'],
+        name=self.name(prefix, 'sylvester'))
+
+  def residual_block(self, shape, prefix):
     return bijectors.ResidualFlowBlock(
-        shape, hidden_channels=hidden,
-        log_det_estimator=o['residual_log_det'], seed=self.seed(),
-        dtype=dtype, name=self.name(prefix, 'residual_block'))
+        shape, hidden_channels=self.o['n_internal_channels'],
+        log_det_estimator=self.o['residual_log_det'], seed=self.seed(),
+        dtype=self.o['dtype'], name=self.name(prefix, 'residual_block'))
+
+  # Steps (STEP_LAYERS).
+  def actnorm(self, shape, prefix):
+    return bijectors.ActNorm(shape, dtype=self.o['dtype'],
+                             name=self.name(prefix, 'actnorm'))
 
   def step(self, shape, prefix):
     """The layers of one step, in the order of `step`; a channel reversal
     after a coupling that no mixing layer follows or precedes."""
     layers, mixed = [], False
     for part in self.o['step']:
-      if part == 'actnorm':
-        layers.append(bijectors.ActNorm(shape, dtype=self.o['dtype'],
-                                        name=self.name(prefix, 'actnorm')))
-      elif part == 'mixing':
-        mixing = self.mixing(shape, prefix)
-        mixed = mixed or bool(mixing)
-        layers += mixing
-      elif part == 'flip':
-        layers.append(_flip(shape, self.name(prefix, 'flip')))
-      else:
-        layers.append(self.transform(shape, prefix))
+      built = STEP_LAYERS[part].build(self, shape, prefix)
+      mixed = mixed or (part == 'mixing' and bool(built))
+      layers += built
     if not mixed and self.o['model_type'] in ('coupling', 'mef_coupling'):
       layers.append(_reverse_channels(shape, self.name(prefix, 'reverse')))
     return layers
+
+  # Dequantizers (DEQUANTIZATIONS).
+  def dequantizer(self, shape):
+    return DEQUANTIZATIONS[self.o['dequantize_distribution']].build(
+        self, shape, 'dequant')
+
+  def uniform_dequantizer(self, shape):
+    return dequantization_lib.UniformDequantizer(shape, self.o['dtype'])
+
+  def variational_dequantizer(self, shape):
+    """The reference's q(u | x) (see `make_flow`)."""
+    o = self.o
+    dtype, c, n_context = o['dtype'], shape[-1], o['n_context']
+    half = (shape[0] // 2, shape[1] // 2, 4 * c)
+    layers = [bijectors.ActNorm(half, data_init=False, dtype=dtype,
+                                name='dequant_base')]
+    layers += self.mixing(half, 'dequant_initial')
+    for i in range(o['dequantize_subflows']):
+      prefix = f'dequant_step{i}'
+      layers.append(self.coupling(half, prefix, o['prior_net'],
+                                  context_channels=n_context))
+      mixing = self.mixing(half, prefix)
+      layers += mixing or [_reverse_channels(half, self.name(prefix,
+                                                             'reverse'))]
+    context_net = dequantization_lib.ContextNet(
+        nets.DenseNet(c, n_context, depth=4, growth=32,
+                      gated=o['use_gated_conv'], **self._net_args()),
+        nets.Conv2D(4 * n_context, n_context, 1, **self._net_args()),
+        nets.DenseNet(n_context, n_context, depth=4, growth=32,
+                      gated=o['use_gated_conv'], **self._net_args()))
+    return dequantization_lib.VariationalDequantizer(
+        shape, layers, context_net, o['num_bins'], dtype)
 
 
 def _reverse_channels(shape, name):
@@ -372,9 +463,14 @@ def make_flow(image_shape,
       coupling_scale=coupling_scale, log_scale_range=log_scale_range,
       mef_rank=mef_rank, convexp_norm_bound=convexp_norm_bound,
       residual_log_det=residual_log_det, seed=int(seed),
-      dtype=_float_dtype(dtype))
-  prior_net = _choice(prior_net or coupling_net, COUPLING_NETS, 'prior_net')
-  _choice(dequantize_distribution, DEQUANTIZATIONS, 'dequantize_distribution')
+      dtype=_float_dtype(dtype), num_bins=num_bins,
+      prior_net=_choice(prior_net or coupling_net, COUPLING_NETS, 'prior_net'),
+      dequantize_distribution=_choice(dequantize_distribution,
+                                      DEQUANTIZATIONS,
+                                      'dequantize_distribution'),
+      dequantize_subflows=_positive_int(dequantize_subflows,
+                                        'dequantize_subflows'),
+      n_context=_positive_int(n_context, 'n_context'))
   build = _Builder(options)
   dtype = options['dtype']
 
@@ -398,7 +494,7 @@ def make_flow(image_shape,
         keep = c - factor_out
         layers.append(bijectors.AffineCoupling(
             (h, w, c), conditioner=build.conditioner(keep, 2 * factor_out,
-                                                     prior_net),
+                                                     options['prior_net']),
             num_masked=keep, dtype=dtype,
             name=build.name(f'level{level}', 'split_prior')))
     elif level == n_levels - 1 and learn_top:
@@ -409,42 +505,5 @@ def make_flow(image_shape,
   flow = multiscale.standard_normal_latent(
       multiscale.MultiscaleFlow(shape, levels))
 
-  if dequantize_distribution == 'uniform':
-    dequantizer = dequantization_lib.UniformDequantizer(shape, dtype)
-  else:
-    dequantizer = _variational_dequantizer(build, shape, num_bins, prior_net,
-                                           dequantize_subflows, n_context)
-  return model_lib.DequantizedFlow(flow, dequantizer, num_bins,
+  return model_lib.DequantizedFlow(flow, build.dequantizer(shape), num_bins,
                                    validate_args=validate_args)
-
-
-def _variational_dequantizer(build, shape, num_bins, net, n_subflows,
-                             n_context):
-  """The reference's q(u | x) (see `make_flow`)."""
-  _positive_int(n_subflows, 'dequantize_subflows')
-  _positive_int(n_context, 'n_context')
-  o = build.o
-  dtype, c = o['dtype'], shape[-1]
-  half = (shape[0] // 2, shape[1] // 2, 4 * c)
-  layers = [bijectors.ActNorm(half, data_init=False, dtype=dtype,
-                              name='dequant_base')]
-  layers += build.mixing(half, 'dequant_initial')
-  for i in range(n_subflows):
-    prefix = f'dequant_step{i}'
-    layers.append(build.coupling(half, prefix, net,
-                                 context_channels=n_context))
-    mixing = build.mixing(half, prefix)
-    layers += mixing or [_reverse_channels(half, build.name(prefix,
-                                                            'reverse'))]
-
-  def fresh():
-    return dict(seed=build.seed(), dtype=dtype, init=o['conv_init'])
-
-  context_net = dequantization_lib.ContextNet(
-      nets.DenseNet(c, n_context, depth=4, growth=32,
-                    gated=o['use_gated_conv'], **fresh()),
-      nets.Conv2D(4 * n_context, n_context, 1, **fresh()),
-      nets.DenseNet(n_context, n_context, depth=4, growth=32,
-                    gated=o['use_gated_conv'], **fresh()))
-  return dequantization_lib.VariationalDequantizer(shape, layers, context_net,
-                                                   num_bins, dtype)
