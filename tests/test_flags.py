@@ -39,6 +39,11 @@ FLAG_CASES = [
     (['--cpu_devices=2'], '--cpu_devices splits the CPU for '
                           '--strategy=mirrored only'),
     (['--tpu=x'], '--tpu is only read with --strategy=tpu'),
+    (['--strategy=tpu'], '--strategy=tpu needs --tpu'),
+    (['--dataset=digits', '--image_folder=/tmp'],
+     '--image_folder is only read with --dataset=folder'),
+    (['--image_folder=/tmp'], '--image_folder is only read with --dataset=folder'),
+    (['--dataset=folder'], '--dataset=folder needs --image_folder'),
 ]
 
 

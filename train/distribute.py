@@ -30,9 +30,7 @@ def make_strategy(name, tpu=None):
                        'environment variable (cluster and task).')
     return tf.distribute.MultiWorkerMirroredStrategy(
         cluster_resolver=_cluster())
-  if name == 'tpu':
-    if not tpu:
-      raise ValueError('--strategy=tpu needs --tpu (a TPU name or address).')
+  if name == 'tpu':  # --tpu is required by its flag validator
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)

@@ -236,6 +236,14 @@ def define_model_flags():
           bool(v) and all(s.strip().isdigit() and int(s) > 0 for s in v)),
       '--n_subflows must be one positive int or a comma-separated list of '
       'them (one per level).')
+  flags.register_multi_flags_validator(
+      ['dataset', 'image_folder'],
+      lambda f: f['dataset'] != 'folder' or f['image_folder'] is not None,
+      '--dataset=folder needs --image_folder.')
+  flags.register_multi_flags_validator(
+      ['dataset', 'image_folder'],
+      lambda f: f['image_folder'] is None or f['dataset'] == 'folder',
+      '--image_folder is only read with --dataset=folder.')
   flags.register_validator(
       'step', lambda v: v is None or (
           bool(v) and all(s in flows.STEP_LAYERS for s in v)),
@@ -255,12 +263,7 @@ def setting(name):
 
 def from_flags():
   """The run configuration (a JSON-able dict) the flags describe."""
-  dataset = setting('dataset')
-  if dataset == 'folder' and not FLAGS.image_folder:
-    raise UsageError('--dataset=folder needs --image_folder.')
-  if FLAGS.image_folder and dataset != 'folder':
-    raise UsageError(f'--image_folder is only read with --dataset=folder; '
-                     f'got --dataset={dataset}.')
+  dataset = setting('dataset')  # --image_folder: checked by its validators
   try:
     image_shape, num_bins = data.image_shape_and_bins(
         dataset, FLAGS.data_dir, FLAGS.image_folder)

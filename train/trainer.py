@@ -136,6 +136,9 @@ flags.register_multi_flags_validator(
 flags.register_multi_flags_validator(
     ['tpu', 'strategy'], lambda f: not f['tpu'] or f['strategy'] == 'tpu',
     '--tpu is only read with --strategy=tpu.')
+flags.register_multi_flags_validator(
+    ['tpu', 'strategy'], lambda f: f['strategy'] != 'tpu' or f['tpu'],
+    '--strategy=tpu needs --tpu (a TPU name or address).')
 
 UsageError = run_config.UsageError
 
