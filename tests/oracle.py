@@ -1,4 +1,4 @@
-"""The shared oracle every bijector of tfp_convexp passes (see DESIGN.md).
+"""The shared oracle every bijector of tfp_convexp passes.
 
 `check_bijector(bijector, x)` runs, on a small event:
   1. `forward` against a closed form, when one is given;
@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_probability.python.math.gradient import batch_jacobian
 
-# Round trips: float64 to 1e-10, float32 to 1e-5 (DESIGN.md).
+# Round trips: float64 to 1e-10, float32 to 1e-5 (the house tolerances).
 ROUND_TRIP_ATOL = {tf.float64: 1e-10, tf.float32: 1e-5}
 LOG_DET_RTOL = {tf.float64: 1e-9, tf.float32: 1e-4}
 REGIME_ATOL = {tf.float64: 1e-9, tf.float32: 1e-4}

@@ -140,11 +140,12 @@ def test_variational_dequantizer_density_matches_the_dense_jacobian():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('dequantization', ['uniform', 'flow'])
-def test_many_importance_samples_run_in_chunks(dequantization):
+@pytest.mark.parametrize('dequantize_distribution', ['uniform', 'flow'])
+def test_many_importance_samples_run_in_chunks(dequantize_distribution):
   """K > samples_per_chunk: the running log-sum-exp over chunks equals the
   bound of all K weights at once (chunk i draws from seeds folded with i)."""
-  model = _tiny_model(shape=(4, 4, 1), dequantize_distribution=dequantization)
+  model = _tiny_model(shape=(4, 4, 1),
+                      dequantize_distribution=dequantize_distribution)
   x = tf.constant(np.random.default_rng(0).integers(0, 256, (3, 4, 4, 1)))
   got = model.log_prob(x, seed=[1, 2], num_samples=40, samples_per_chunk=16)
   noise_seed, flow_seed = tfp.random.split_seed(
@@ -206,19 +207,20 @@ def test_sample_round_trips_and_temperature():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('dequantization', ['uniform', 'flow'])
-def test_xla_log_prob_and_gradient_and_unknown_batch(dequantization):
+@pytest.mark.parametrize('dequantize_distribution', ['uniform', 'flow'])
+def test_xla_log_prob_and_gradient_and_unknown_batch(dequantize_distribution):
   """XLA compiles the training loss and its gradient. XLA:CPU draws other
   numbers than TF from the same stateless seed, so values are compared on
   fixed noise: the continuous flow's log_prob and the dequantizer's map."""
   model = flows.make_flow((8, 8, 1), num_bins=17, mixing='convexp',
-                          dequantize_distribution=dequantization, **TINY)
+                          dequantize_distribution=dequantize_distribution,
+                          **TINY)
   x = tf.constant(data.digits_split('train')[:6])
   model.log_prob(x, seed=[0, 0])  # data-dependent initialisation
   variables = model.trainable_variables
   noise = tf.random.stateless_uniform([6, 8, 8, 1], seed=[1, 2])
   context = (model.dequantizer.context_net(tf.cast(x, tf.float32) / 17. - .5)
-             if dequantization == 'flow' else None)
+             if dequantize_distribution == 'flow' else None)
 
   def fixed_noise_terms(images, u):
     with tf.GradientTape() as tape:
