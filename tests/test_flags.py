@@ -1,21 +1,16 @@
 """Every flag of the programs is range-checked when parsed.
 
-The training program's flags are parsed in this process (`flagsaver` puts
-them back after each case); the other programs define flags of the same
-names, so each of them is checked in a process of its own (slow tier).
+The programs define flags of the same names (`--workdir`) in absl's
+process-global registry, and other tests import `train.export` in-process,
+so the training program's flags are parsed in one process of their own:
+every case, and the check that no number flag lacks a range, at once.
 """
 
-import importlib
+import json
 
-from absl import flags
-from absl.testing import flagsaver
 import pytest
 
-import flag_checks
 from test_train import _python
-from train import run_config
-
-importlib.import_module('train.trainer')  # defines the training flags
 
 FLAG_CASES = [
     (['--clip_grad_norm=-1'], '--clip_grad_norm must be a finite number >= 0'),
@@ -47,18 +42,43 @@ FLAG_CASES = [
 ]
 
 
-@pytest.mark.parametrize('args,message', FLAG_CASES)
-def test_flag_ranges_are_validated_when_parsed(args, message, capsys):
-  with flagsaver.flagsaver():
-    with pytest.raises(SystemExit) as exited:
-      run_config.parse_flags(['train', *args])
-    flags.FLAGS.unparse_flags()
-  assert exited.value.code == 2, args
-  assert message in capsys.readouterr().err, args
+_PARSE_CASES = (
+    'import contextlib, io, json, sys\n'
+    'sys.path.insert(0, "tests")\n'
+    'from absl import flags\n'
+    'import flag_checks\n'
+    'from train import run_config, trainer\n'
+    'out = []\n'
+    'for args in json.loads(sys.argv[1]):\n'
+    '  err = io.StringIO()\n'
+    '  try:\n'
+    '    with contextlib.redirect_stderr(err):\n'
+    '      run_config.parse_flags(["train", *args])\n'
+    '    code = 0\n'
+    '  except SystemExit as e:\n'
+    '    code = e.code\n'
+    '  flags.FLAGS.unparse_flags()\n'
+    '  out.append([code, err.getvalue()])\n'
+    'print(json.dumps(dict(cases=out, unchecked=\n'
+    '    flag_checks.unchecked_number_flags(flags.FLAGS))))\n')
 
 
-def test_every_number_flag_of_the_trainer_has_a_validated_range():
-  assert flag_checks.unchecked_number_flags(flags.FLAGS) == []
+@pytest.fixture(scope='module')
+def parsed():
+  proc = _python('-c', _PARSE_CASES,
+                 json.dumps([args for args, _ in FLAG_CASES]))
+  return json.loads(proc.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize('case', range(len(FLAG_CASES)))
+def test_flag_ranges_are_validated_when_parsed(case, parsed):
+  code, err = parsed['cases'][case]
+  assert code == 2, (FLAG_CASES[case], err)
+  assert FLAG_CASES[case][1] in err, (FLAG_CASES[case], err)
+
+
+def test_every_number_flag_of_the_trainer_has_a_validated_range(parsed):
+  assert parsed['unchecked'] == []
 
 
 @pytest.mark.slow
