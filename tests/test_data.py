@@ -24,6 +24,45 @@ def test_digits_split_is_fixed_and_disjoint():
     data.digits_split('validation')
 
 
+def test_photos_are_split_by_photograph():
+  from tfp_convexp.data import photos  # pylint: disable=g-import-not-at-top
+  train, bins = data.load_images('photos', 'train')
+  test, _ = data.load_images('photos', 'test')
+  assert bins == 256 and data.image_shape_and_bins('photos') == ((16, 16, 3), 256)
+  assert train.shape == (1491, 16, 16, 3) and test.shape == (386, 16, 16, 3)
+  assert train.dtype == test.dtype == np.uint8
+  # Each split is exactly the patches of its photographs.
+  per_photo = {n: photos.photo_patches(photos.photo(n)) for n in photos.PHOTOS}
+  np.testing.assert_array_equal(
+      test, np.concatenate([per_photo[n] for n in photos.TEST_PHOTOS]))
+  assert sum(len(p) for p in per_photo.values()) == len(train) + len(test)
+  # Natural images: every patch has texture, and the set spans the range.
+  assert train.reshape(len(train), -1).std(axis=1).min() >= 2.
+  assert train.min() == 0 and train.max() == 255
+  np.testing.assert_array_equal(train, photos.photos_split('train'))
+
+
+def test_photo_patches_are_box_averages_without_flat_ones():
+  from tfp_convexp.data import photos  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  # 800 x 400: averaged by 3 (800 / 3 <= 384), to 266 x 133: 16 x 8 patches.
+  image = rng.integers(0, 256, (800, 400, 3)).astype(np.uint8)
+  image[:48, :48] = 7  # the first patch (after averaging) is flat
+  patches = photos.photo_patches(image)
+  assert patches.shape == (16 * 8 - 1, 16, 16, 3)
+  second = image[:48, 48:96].astype(float).reshape(16, 3, 16, 3, 3).mean((1, 3))
+  np.testing.assert_array_equal(patches[0], np.floor(second + 0.5))
+
+
+def test_photos_refuse_a_different_file(monkeypatch):
+  from tfp_convexp.data import photos  # pylint: disable=g-import-not-at-top
+  monkeypatch.setitem(photos.PHOTOS, 'chelsea', ('chelsea.png', '0' * 64))
+  with pytest.raises(ValueError, match='not the file of scikit-image 0.26'):
+    photos.photo('chelsea')
+  with pytest.raises(ValueError, match="unknown photograph 'lena'"):
+    photos.photo('lena')
+
+
 def test_tfds_sets_load_through_mock_data():
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   for name, shape in (('mnist', (28, 28, 1)), ('cifar10', (32, 32, 3)),

@@ -27,7 +27,7 @@ CONFIG_FILE = 'config.json'
 
 # Flags named as the `make_flow` arguments they set.
 MODEL_FLAGS = (
-    'mixing', 'model_type', 'step', 'initial_mixing', 'coupling_net',
+    'layout', 'mixing', 'model_type', 'step', 'initial_mixing', 'coupling_net',
     'prior_net', 'n_levels', 'n_subflows', 'densenet_depth',
     'densenet_growth', 'n_intermediate_channels', 'n_internal_channels',
     'use_gated_conv', 'conv_init', 'use_splitprior', 'first_split_level',
@@ -175,10 +175,14 @@ def define_model_flags():
                     'override single values.')
   flags.DEFINE_enum('dataset', None, list(data.DATASETS),
                     'Data set: `digits` (offline, ships with the package), '
-                    'a tensorflow-datasets name, or `folder`.')
+                    '`photos` (offline 16x16 colour patches; needs the '
+                    '`photos` extra), a tensorflow-datasets name, or '
+                    '`folder`.')
   flags.DEFINE_string('data_dir', None, 'tensorflow-datasets data directory.')
   flags.DEFINE_string('image_folder', None,
                       'Folder of PNG/JPEG images, for --dataset=folder.')
+  flags.DEFINE_enum('layout', None, list(flows.LAYOUTS),
+                    'The continuous flow.' + _choices(flows.LAYOUTS))
   flags.DEFINE_enum('mixing', None, list(flows.MIXINGS),
                     'Mixing layer.' + _choices(flows.MIXINGS))
   flags.DEFINE_enum('model_type', None, list(flows.MODEL_TYPES),
@@ -316,6 +320,9 @@ def load(workdir):
     raise UsageError(f'{path!r} is not a run configuration (no image_shape '
                      f'and model); restore it or start again with '
                      f'--overwrite.')
+  # A run saved before a make_flow argument existed was built with that
+  # argument's default (new arguments default to the old behaviour).
+  config['model'] = {**_model_defaults(), **config['model']}
   return config
 
 

@@ -7,7 +7,7 @@ It writes into `--workdir`: `config.json` (the model), `checkpoints/`
 (every `--checkpoint_every` steps and at the end; a rerun resumes from the
 last one with the same step, optimizer state and data position),
 `tb/` (TensorBoard), `samples_<step>.png` at every evaluation, and
-`final.json` (test bits/dim).
+`final.json` (test bits/dim, seconds of training, the step it started at).
 
 Bad flags, data or settings exit with code 2 and one `error:` line before
 any training; so does a run that cannot make progress (non-finite steps
@@ -282,8 +282,15 @@ def default_jit_compile(config, strategy):
     return True
   model = config['model']
   h, w, _ = config['image_shape']
-  return (model.get('mixing') in _XLA_FASTER_MIXINGS and h * w <= 64 and
+  return (model.get('layout') == 'multiscale' and
+          model.get('mixing') in _XLA_FASTER_MIXINGS and h * w <= 64 and
           model.get('model_type') != 'residual_flow')
+
+
+def _model_summary(model):
+  if model['layout'] != 'multiscale':
+    return model['layout']
+  return f'{model["mixing"]}, {model["model_type"]}'
 
 
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -443,8 +450,7 @@ def train(run):
 
   print(f'{config["dataset"]}: {len(run.train_images)} train / '
         f'{len(run.test_images)} test images of {image_shape}, {num_bins} '
-        f'levels; model {settings.model} ({config["model"]["mixing"]}, '
-        f'{config["model"]["model_type"]}), '
+        f'levels; model {settings.model} ({_model_summary(config["model"])}), '
         f'{sum(v.shape.num_elements() for v in variables):,d} parameters; '
         f'{replicas} replica(s), XLA loss: {run.jit}', flush=True)
   total_epochs = -(-total_steps // steps_per_epoch)
@@ -452,6 +458,7 @@ def train(run):
   nonfinite = 0
   restores = 0  # since the last new checkpoint
   progbar, running, started = None, [], time.time()
+  first_step = int(step.numpy())
   while int(step.numpy()) < total_steps:
     current = int(step.numpy())
     if progbar is None and settings.progress and run.chief:
@@ -515,7 +522,7 @@ def train(run):
         'step': int(step.numpy()), 'test_bits_per_dim': test_bpd,
         'train_bits_per_dim_last_epoch': float(np.mean(
             running[-steps_per_epoch:])) if running else None,
-        'seconds': elapsed})
+        'seconds': elapsed, 'started_at_step': first_step})
   else:
     shutil.rmtree(os.path.join(workdir, 'tmp', distribute.task_id()),
                   ignore_errors=True)

@@ -1,4 +1,5 @@
-"""Image sets by name: the offline digits, tensorflow-datasets sets, folders.
+"""Image sets by name: the offline digits and photos, tensorflow-datasets
+sets, folders.
 
 `load_images(name, split)` returns `(uint8 [N, H, W, C], num_bins)`; the
 whole split is held in memory (CIFAR-10: 150 MB; ImageNet 32x32: 3.9 GB;
@@ -11,6 +12,7 @@ import re
 import numpy as np
 
 from tfp_convexp.data import digits
+from tfp_convexp.data import photos
 
 __all__ = ['TFDS_SETS', 'DATASETS', 'load_images', 'folder_images',
            'image_shape_and_bins']
@@ -22,7 +24,7 @@ TFDS_SETS = {
     'imagenet_resized/32x32': ('train', 'validation'),
     'imagenet_resized/64x64': ('train', 'validation'),
 }
-DATASETS = ('digits', 'folder', *TFDS_SETS)
+DATASETS = ('digits', 'photos', 'folder', *TFDS_SETS)
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
 
 
@@ -73,7 +75,8 @@ def load_images(name, split, data_dir=None, folder=None):
   """`(images uint8 [N, H, W, C], num_bins)` of a named set.
 
   Args:
-    name: one of `DATASETS`: `'digits'` (offline, 17 levels), `'folder'`
+    name: one of `DATASETS`: `'digits'` (offline, 17 levels), `'photos'`
+      (offline 16x16 colour patches, needs scikit-image), `'folder'`
       (every tenth image of `folder` is the test split), or a
       tensorflow-datasets name in `TFDS_SETS`.
     split: `'train'` or `'test'`.
@@ -83,6 +86,8 @@ def load_images(name, split, data_dir=None, folder=None):
   split = _split_name(split)
   if name == 'digits':
     return digits.digits_split(split), digits.NUM_BINS
+  if name == 'photos':
+    return photos.photos_split(split), photos.NUM_BINS
   if name == 'folder':
     images = folder_images(folder)
     test = np.arange(len(images)) % 10 == 9
@@ -127,6 +132,8 @@ def image_shape_and_bins(name, data_dir=None, folder=None):
   the tensorflow-datasets sets' images."""
   if name == 'digits':
     return digits.IMAGE_SHAPE, digits.NUM_BINS
+  if name == 'photos':
+    return photos.IMAGE_SHAPE, photos.NUM_BINS
   if name == 'folder':
     return folder_images(folder).shape[1:], 256
   if name not in TFDS_SETS:

@@ -3,6 +3,7 @@
 from tfp_convexp.flows.builder import COUPLING_NETS
 from tfp_convexp.flows.builder import count_parameters
 from tfp_convexp.flows.builder import DEQUANTIZATIONS
+from tfp_convexp.flows.builder import LAYOUTS
 from tfp_convexp.flows.builder import make_flow
 from tfp_convexp.flows.builder import MIXINGS
 from tfp_convexp.flows.builder import MODEL_TYPES
@@ -17,3 +18,4 @@ from tfp_convexp.flows.model import bits_per_dim
 from tfp_convexp.flows.model import DequantizedFlow
 from tfp_convexp.flows.multiscale import Level
 from tfp_convexp.flows.multiscale import MultiscaleFlow
+from tfp_convexp.flows.tfp_glow import TFPGlow

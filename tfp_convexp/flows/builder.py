@@ -10,10 +10,11 @@ from tfp_convexp import nets
 from tfp_convexp.flows import dequantization as dequantization_lib
 from tfp_convexp.flows import model as model_lib
 from tfp_convexp.flows import multiscale
+from tfp_convexp.flows import tfp_glow
 
 tfb = tfp.bijectors
 
-__all__ = ['make_flow', 'MIXINGS', 'MODEL_TYPES', 'COUPLING_NETS',
+__all__ = ['make_flow', 'LAYOUTS', 'MIXINGS', 'MODEL_TYPES', 'COUPLING_NETS',
            'STEP_LAYERS', 'DEQUANTIZATIONS', 'count_parameters']
 
 class Choice(collections.namedtuple('Choice', ['description', 'build'])):
@@ -24,6 +25,15 @@ class Choice(collections.namedtuple('Choice', ['description', 'build'])):
 
 # One registry per choice: name -> Choice. The flags, the help text and the
 # builder all read these.
+LAYOUTS = {
+    'multiscale': Choice('this package\'s multiscale flow: squeeze, steps '
+                         'as `step` names them, split priors, per level',
+                         lambda b, s: b.multiscale(s)),
+    'tfp_glow': Choice('TFP\'s own tfb.Glow (ActNorm, LU 1x1, affine '
+                       'coupling with a conv3x3-ReLU-conv1x1-ReLU-conv3x3 net '
+                       'of width n_intermediate_channels), the outside '
+                       'baseline', lambda b, s: b.tfp_glow(s)),
+}
 MIXINGS = {
     '1x1': Choice('Glow\'s 1x1 convolution, a free C x C matrix',
                   lambda b, s, p: [b.conv1x1(s, p, 'plain', 'mixing')]),
@@ -165,6 +175,58 @@ class _Builder(object):
     return nets.ResidualConvNet(
         in_channels, out_channels, hidden_channels=o['n_intermediate_channels'],
         num_blocks=o['resnet_blocks'], **self._net_args())
+
+  # Layouts (LAYOUTS).
+  def multiscale(self, shape):
+    o, dtype = self.o, self.o['dtype']
+    levels = []
+    h, w, c = shape
+    for level, steps in enumerate(o['n_subflows']):
+      layers = self.normalize(dtype) if level == 0 else []
+      layers.append(bijectors.Squeeze(2, name=f'squeeze_{level}'))
+      h, w, c = h // 2, w // 2, 4 * c
+      if level == 0 and o['initial_mixing']:
+        layers += self.mixing((h, w, c), 'level0_initial')
+      for i in range(steps):
+        layers += self.step((h, w, c), f'level{level}_step{i}')
+      factor_out = 0
+      last = level == len(o['n_subflows']) - 1
+      if not last and level >= o['first_split_level']:
+        factor_out = c // 2
+        if o['use_splitprior']:
+          keep = c - factor_out
+          layers.append(bijectors.AffineCoupling(
+              (h, w, c), conditioner=self.conditioner(keep, 2 * factor_out,
+                                                      o['prior_net']),
+              num_masked=keep, dtype=dtype,
+              name=self.name(f'level{level}', 'split_prior')))
+      elif last and o['learn_top']:
+        layers.append(bijectors.ActNorm((h, w, c), data_init=False,
+                                        dtype=dtype, name='top_prior'))
+      levels.append(multiscale.Level(layers, factor_out))
+      c -= factor_out
+    return multiscale.MultiscaleFlow(shape, levels)
+
+  def tfp_glow(self, shape):
+    o = self.o
+    steps = set(o['n_subflows'])
+    if len(steps) != 1 or o['dtype'] != tf.float32:
+      raise ValueError(f'make_flow: layout \'tfp_glow\' (tfb.Glow) takes the '
+                       f'same number of steps at every level and float32; got '
+                       f'n_subflows={o["n_subflows"]} and '
+                       f'{o["dtype"].name}.')
+    glow = tfp_glow.TFPGlow(
+        shape, num_glow_blocks=len(o['n_subflows']),
+        num_steps_per_block=steps.pop(),
+        num_hidden=o['n_intermediate_channels'], seed=self.seed())
+    return multiscale.MultiscaleFlow(
+        shape, [multiscale.Level(self.normalize(o['dtype']) + [glow])])
+
+  def normalize(self, dtype):
+    """Pixels `v in [0, num_bins)` to `v / num_bins - 1/2`."""
+    return [tfb.Scale(tf.constant(1. / self.o['num_bins'], dtype),
+                      name='normalize'),
+            tfb.Shift(tf.constant(-0.5, dtype), name='center')]
 
   # Mixing layers (MIXINGS).
   def mixing(self, shape, prefix):
@@ -337,6 +399,7 @@ def _float_dtype(dtype):
 
 def make_flow(image_shape,
               num_bins=256,
+              layout='multiscale',
               mixing='convexp',
               n_levels=2,
               n_subflows=4,
@@ -383,9 +446,16 @@ def make_flow(image_shape,
   `step=('transform', 'mixing'), initial_mixing=True`, its Sylvester runs
   `step=('actnorm', 'transform', 'flip')`.
 
+  With `layout='tfp_glow'` the continuous flow is TFP's own `tfb.Glow`
+  instead (`n_levels` blocks of `n_subflows` steps, coupling nets of width
+  `n_intermediate_channels`, seeded by `seed`); the other arguments of the
+  flow's layout (`mixing`, `model_type`, `step`, the nets, the priors) do not
+  apply to it, and the dequantization arguments still do.
+
   Args:
     image_shape: `[H, W, C]`; `H` and `W` divisible by `2^n_levels`.
     num_bins: pixel levels (256 for 8-bit images).
+    layout: a key of `LAYOUTS`.
     mixing: a key of `MIXINGS` (the paper's `'convexp'` and `'emerging'`
       are bundles with a 1x1 convolution; `'convexp_only'` and
       `'emerging_only'` are the bare layers).
@@ -446,6 +516,10 @@ def make_flow(image_shape,
     raise ValueError(f'make_flow: `step` needs a \'transform\' or a '
                      f'\'mixing\' layer; got {step!r}.')
   options = dict(
+      layout=_choice(layout, LAYOUTS, 'layout'),
+      n_subflows=subflows, initial_mixing=bool(initial_mixing),
+      first_split_level=first_split_level, use_splitprior=use_splitprior,
+      learn_top=learn_top,
       mixing=_choice(mixing, MIXINGS, 'mixing'),
       model_type=_choice(model_type, MODEL_TYPES, 'model_type'),
       step=tuple(step),
@@ -472,38 +546,7 @@ def make_flow(image_shape,
                                         'dequantize_subflows'),
       n_context=_positive_int(n_context, 'n_context'))
   build = _Builder(options)
-  dtype = options['dtype']
-
-  levels = []
-  h, w, c = shape
-  for level in range(n_levels):
-    layers = []
-    if level == 0:
-      layers += [tfb.Scale(tf.constant(1. / num_bins, dtype), name='normalize'),
-                 tfb.Shift(tf.constant(-0.5, dtype), name='center')]
-    layers.append(bijectors.Squeeze(2, name=f'squeeze_{level}'))
-    h, w, c = h // 2, w // 2, 4 * c
-    if level == 0 and initial_mixing:
-      layers += build.mixing((h, w, c), 'level0_initial')
-    for i in range(subflows[level]):
-      layers += build.step((h, w, c), f'level{level}_step{i}')
-    factor_out = 0
-    if level < n_levels - 1 and level >= first_split_level:
-      factor_out = c // 2
-      if use_splitprior:
-        keep = c - factor_out
-        layers.append(bijectors.AffineCoupling(
-            (h, w, c), conditioner=build.conditioner(keep, 2 * factor_out,
-                                                     options['prior_net']),
-            num_masked=keep, dtype=dtype,
-            name=build.name(f'level{level}', 'split_prior')))
-    elif level == n_levels - 1 and learn_top:
-      layers.append(bijectors.ActNorm((h, w, c), data_init=False, dtype=dtype,
-                                      name='top_prior'))
-    levels.append(multiscale.Level(layers, factor_out))
-    c -= factor_out
-  flow = multiscale.standard_normal_latent(
-      multiscale.MultiscaleFlow(shape, levels))
-
+  flow = multiscale.standard_normal_latent(LAYOUTS[options['layout']].build(
+      build, shape))
   return model_lib.DequantizedFlow(flow, build.dequantizer(shape), num_bins,
                                    validate_args=validate_args)
