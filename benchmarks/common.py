@@ -42,6 +42,44 @@ def peak_bytes(fn, *args):
   return peak - before
 
 
+def step_time_ms(shape, kwargs, jit, steps, batch_size):
+  """`(median ms, first-step s)` of the training step `python -m train` runs
+  (`train/step.py`, Adamax, no clipping) on `make_flow(shape, **kwargs)`,
+  one replica, random images; the median of `steps` after 3 warm-up steps."""
+  import keras  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
+  from train import step as step_lib  # pylint: disable=g-import-not-at-top
+  model = flows.make_flow(shape, **kwargs)
+  bins = kwargs['num_bins']
+  rng = np.random.default_rng(0)
+  images = tf.constant(rng.integers(0, bins, (batch_size, *shape)), tf.int32)
+  noise = tf.random.stateless_uniform([batch_size, *shape], seed=[1, 2])
+  model.log_prob(images, base_noise=noise[None], seed=[0, 0])  # ActNorm init
+  optimizer = keras.optimizers.Adamax(1e-3)
+  optimizer.build(model.trainable_variables)
+  train_step = step_lib.make_train_step(
+      model, optimizer, tf.distribute.get_strategy(), batch_size,
+      clip_grad_norm=0., seed=2, jit=jit)
+  batch_index, clean = tf.constant(0, tf.int64), tf.constant(False)
+
+  def run():
+    loss, _, applied = train_step(images, noise, batch_index, clean)
+    assert bool(applied), f'non-finite step (loss {float(loss)})'
+
+  start = time.perf_counter()
+  run()
+  compile_s = time.perf_counter() - start
+  for _ in range(2):
+    run()
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - start)
+  return 1e3 * statistics.median(times), compile_s
+
+
 def machine():
   return {'tensorflow': tf.__version__, 'python': platform.python_version(),
           'cpu_count': os.cpu_count(), 'machine': platform.machine(),

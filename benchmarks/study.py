@@ -56,6 +56,8 @@ flags.DEFINE_integer('width', 64, 'Coupling-net width of the 1x1 model, '
 flags.DEFINE_integer('n_subflows', 4, 'Steps per level.', lower_bound=1)
 flags.DEFINE_integer('eval_every', 5, 'Test evaluation every this many '
                      'epochs (the points of the plots).', lower_bound=1)
+flags.DEFINE_integer('time_steps', 20, 'Timed training steps per model, '
+                     'after the training (0: no timing).', lower_bound=0)
 flags.DEFINE_boolean('report_only', False, 'Write the report from the runs '
                      'already finished; train nothing.')
 FLAGS = flags.FLAGS
@@ -124,13 +126,20 @@ def as_flags(model):
   return [f'--model={config}'] + [f'--{k}={v}' for k, v in overrides.items()]
 
 
-def parameter_count(dataset, model):
+def make_flow_arguments(dataset, model, seed=0):
+  """`(image_shape, make_flow kwargs)` of what `python -m train` builds."""
   from tfp_convexp import data  # pylint: disable=g-import-not-at-top
   from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
   config, overrides = model
   shape, bins = data.image_shape_and_bins(dataset)
-  return flows.count_parameters(flows.make_flow(
-      shape, **{**flows.CONFIGS[config], **overrides, 'num_bins': bins}))
+  return shape, {**flows.CONFIGS[config], **overrides, 'num_bins': bins,
+                 'seed': seed}
+
+
+def parameter_count(dataset, model):
+  from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
+  shape, kwargs = make_flow_arguments(dataset, model)
+  return flows.count_parameters(flows.make_flow(shape, **kwargs))
 
 
 def matched_width(dataset, layer, budget, cache):
@@ -155,7 +164,8 @@ def matched_width(dataset, layer, budget, cache):
 
 
 def plan(runs, workdir):
-  """`{run: train flags}`; the widths are cached in `workdir/widths.json`."""
+  """`{run: (model, jit, train flags)}`; the widths are cached in
+  `workdir/widths.json`."""
   path = os.path.join(workdir, 'widths.json')
   cache = json.load(open(path)) if os.path.exists(path) else {}
   budgets = {}
@@ -174,8 +184,8 @@ def plan(runs, workdir):
     # 8x8 ran faster with it (convexp at 16x16: 141 against 267 ms), where
     # the trainer's default (tuned on 32x32) leaves 16x16 off. The
     # transformation runs keep the trainer's default.
-    jit = ['--jit_compile'] if run.experiment == 'mixing' else []
-    out[run] = (as_flags(model) + jit + [
+    jit = run.experiment == 'mixing'
+    out[run] = model, jit, (as_flags(model) + ['--jit_compile'] * jit + [
         f'--dataset={run.dataset}', f'--seed={run.seed}',
         f'--max_steps={FLAGS.steps}', f'--batch_size={BATCH_SIZE}',
         f'--eval_every={FLAGS.eval_every}', '--checkpoint_every=500',
@@ -185,6 +195,28 @@ def plan(runs, workdir):
   with open(path, 'w') as f:
     json.dump(cache, f, indent=1, sort_keys=True)
   return out
+
+
+def step_times(todo, workdir):
+  """`{DATASET/EXPERIMENT/LAYER: ms}`: each model's training step timed in
+  this one process after the training (`common.step_time_ms`: median of
+  `--time_steps` steps after warm-up, batch 64, XLA as in the runs), so that
+  the layers' times are comparable; kept in `workdir/step_times.json`."""
+  import common  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, 'step_times.json')
+  times = json.load(open(path)) if os.path.exists(path) else {}
+  for run, (model, jit, _) in todo.items():
+    key = run.name.rsplit('/', 1)[0]
+    if key in times or not FLAGS.time_steps:
+      continue
+    shape, kwargs = make_flow_arguments(run.dataset, model)
+    ms, _ = common.step_time_ms(shape, kwargs, jit, FLAGS.time_steps,
+                                     BATCH_SIZE)
+    times[key] = round(ms, 1)
+    print(f'{key}: {ms:.0f} ms per training step', flush=True)
+    with open(path, 'w') as f:
+      json.dump(times, f, indent=1, sort_keys=True)
+  return times
 
 
 def train(run, train_flags, workdir):
@@ -276,7 +308,7 @@ def main(argv):
   todo = plan(runs, workdir)
   failed = []
   if not FLAGS.report_only:
-    for i, (run, train_flags) in enumerate(todo.items()):
+    for i, (run, (_, _, train_flags)) in enumerate(todo.items()):
       print(f'[{i + 1}/{len(todo)}] {run.name}', flush=True)
       if not train(run, train_flags, workdir):
         failed.append(run.name)
@@ -285,6 +317,11 @@ def main(argv):
     if os.path.exists(os.path.join(workdir, *run.name.split('/'),
                                    'final.json')):
       records.append(evaluate(run, workdir))
+  finished = {r['name'] for r in records}
+  times = step_times({r: p for r, p in todo.items() if r.name in finished},
+                     workdir)
+  for r in records:
+    r['step_ms'] = times.get(r['name'].rsplit('/', 1)[0])
   study_report.write(records, len(runs), FLAGS.out, dict(
       steps=FLAGS.steps, seeds=FLAGS.seeds, width=FLAGS.width,
       n_subflows=FLAGS.n_subflows, batch_size=BATCH_SIZE,

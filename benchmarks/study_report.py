@@ -60,7 +60,8 @@ def summary(records):
           'mean': statistics.fmean(bpd),
           'sd': statistics.stdev(bpd) if len(bpd) > 1 else 0.,
           'min': min(bpd), 'max': max(bpd),
-          'ms_per_step': 1e3 * statistics.fmean(
+          'step_ms': runs[0].get('step_ms'),
+          'wall_ms_per_step': 1e3 * statistics.fmean(
               r['seconds_per_step'] for r in runs),
           'sample_seconds': statistics.fmean(r['sample_seconds'] for r in runs),
           'inverse_error': max(errors) if errors else None,
@@ -110,11 +111,13 @@ def _table(layers):
     rows.append([f'`{layer}`', s['runs'], f'{s["parameters"]:,d}',
                  f'{s["mean"]:.4f} ± {s["sd"]:.4f}',
                  f'{s["min"]:.4f} – {s["max"]:.4f}',
-                 f'{s["ms_per_step"]:.0f}', f'{s["sample_seconds"]:.2f}',
+                 '-' if s['step_ms'] is None else f'{s["step_ms"]:.0f}',
+                 f'{s["wall_ms_per_step"]:.0f}', f'{s["sample_seconds"]:.2f}',
                  error])
   return common.markdown_table(
       ['layer', 'seeds', 'parameters', 'test bits/dim (mean ± sd)',
-       'min – max', 'ms/step', 'sample 64 (s)', 'max inverse error'], rows)
+       'min – max', 'ms/step', 'run ms/step', 'sample 64 (s)',
+       'max inverse error'], rows)
 
 
 def _plot(records, path, title):
@@ -187,8 +190,13 @@ def write(records, planned, out, settings):
       f'of 16x16x3, 256 levels, from photographs that no training patch comes '
       f'from). Mixing runs share one parameter budget: the 1x1 model at width '
       f'{settings["width"]}, and every other model\'s coupling width chosen '
-      f'to come closest to it. ms/step is the wall time of training divided '
-      f'by the steps, compilation and the periodic test evaluations included. '
+      f'to come closest to it. ms/step is one training step (loss, gradient, '
+      f'Adamax update; XLA as in the runs), the median of 20 after warm-up, '
+      f'every model timed in one process after the training, so the column '
+      f'compares layers. Run ms/step is a run\'s wall time of training over '
+      f'its steps, compilation and periodic test evaluations included, mean '
+      f'over seeds; other work shared the 2 cores during some runs, so it '
+      f'does not compare layers. '
       f'The sample column times 64 samples after a warm-up; the inverse error '
       f'is max |v - f^-1(f(v))| over the dequantized test images (pixel '
       f'units).',

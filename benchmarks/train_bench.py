@@ -13,22 +13,17 @@ program runs on a GPU when TensorFlow sees one.
 """
 
 import os
-import statistics
 import sys
-import time
 
 from absl import app
 from absl import flags
-import keras
-import numpy as np
-import tensorflow as tf
 
 from tfp_convexp import flows
 
 import common
 
+# common.step_time_ms runs the training program's step (train/step.py).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from train import step as step_lib  # pylint: disable=g-import-not-at-top
 
 flags.DEFINE_integer('steps', 20, 'Timed steps per model (after 3 warm-up).')
 flags.DEFINE_integer('batch_size', 64, 'Images per step.')
@@ -44,37 +39,6 @@ MODELS = {
         densenet_growth=32, n_intermediate_channels=32,
         dequantize_distribution='uniform')),
 }
-
-
-def step_time_ms(shape, kwargs, jit, steps, batch_size):
-  model = flows.make_flow(shape, **kwargs)
-  bins = kwargs['num_bins']
-  rng = np.random.default_rng(0)
-  images = tf.constant(rng.integers(0, bins, (batch_size, *shape)), tf.int32)
-  noise = tf.random.stateless_uniform([batch_size, *shape], seed=[1, 2])
-  model.log_prob(images, base_noise=noise[None], seed=[0, 0])  # ActNorm init
-  optimizer = keras.optimizers.Adamax(1e-3)
-  optimizer.build(model.trainable_variables)
-  train_step = step_lib.make_train_step(
-      model, optimizer, tf.distribute.get_strategy(), batch_size,
-      clip_grad_norm=0., seed=2, jit=jit)
-  batch_index, clean = tf.constant(0, tf.int64), tf.constant(False)
-
-  def run():
-    loss, _, applied = train_step(images, noise, batch_index, clean)
-    assert bool(applied), f'non-finite step (loss {float(loss)})'
-
-  start = time.perf_counter()
-  run()
-  compile_s = time.perf_counter() - start
-  for _ in range(2):
-    run()
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    run()
-    times.append(time.perf_counter() - start)
-  return 1e3 * statistics.median(times), compile_s
 
 
 def markdown_table(rows, steps, batch_size):
@@ -101,8 +65,8 @@ def main(argv):
       result = {'model': model_name, 'image_shape': list(shape),
                 'mixing': mixing, 'batch_size': FLAGS.batch_size}
       for jit in (False, True):
-        ms, compile_s = step_time_ms(shape, kwargs, jit, FLAGS.steps,
-                                     FLAGS.batch_size)
+        ms, compile_s = common.step_time_ms(shape, kwargs, jit, FLAGS.steps,
+                                            FLAGS.batch_size)
         key = 'xla' if jit else 'graph'
         result[f'{key}_step_ms'] = round(ms, 1)
         result[f'{key}_images_per_s'] = round(FLAGS.batch_size / ms * 1e3, 1)

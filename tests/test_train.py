@@ -119,8 +119,16 @@ def test_resume_continues_with_the_same_step_optimizer_and_data(tmp_path):
   straight, resumed = str(tmp_path / 'straight'), str(tmp_path / 'resumed')
   _run('train', f'--workdir={straight}', '--max_steps=6', *TINY)
   _run('train', f'--workdir={resumed}', '--max_steps=3', *TINY)
+  # A run saved before `layout` existed resumes as the default layout.
+  path = os.path.join(resumed, 'config.json')
+  config = json.load(open(path))
+  del config['model']['layout']
+  json.dump(config, open(path, 'w'))
   out = _run('train', f'--workdir={resumed}', '--max_steps=6', *TINY).stdout
   assert 'resumed from' in out and 'at step 3' in out
+  assert 'changed settings' not in out
+  final = json.load(open(os.path.join(resumed, 'final.json')))
+  assert final['step'] == 6 and final['started_at_step'] == 3
   _assert_same_weights(straight, resumed, atol=1e-6)
 
 

@@ -1,0 +1,99 @@
+"""The layer study program (`benchmarks/study.py`) on a tiny subset, and the
+report's statistics."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+
+import study_report  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def _record(layer, seed, bpd, experiment='mixing'):
+  return {'dataset': 'digits', 'experiment': experiment, 'layer': layer,
+          'seed': seed, 'parameters': 100, 'test_bits_per_dim': bpd,
+          'seconds_per_step': 0.01, 'step_ms': 5., 'sample_seconds': 0.1,
+          'inverse_error': 1e-6, 'test_curve': [[10, bpd + 1], [20, bpd]]}
+
+
+def test_differences_are_called_apart_only_when_seed_ranges_do_not_overlap():
+  records = ([_record('1x1', s, b) for s, b in enumerate((2.30, 2.32, 2.31))] +
+             [_record('convexp', s, b) for s, b in enumerate((2.20, 2.22, 2.21))] +
+             [_record('qr', s, b) for s, b in enumerate((2.29, 2.35, 2.33))])
+  layers = study_report.summary(records)[('digits', 'mixing')]
+  assert layers['1x1']['mean'] == pytest.approx(2.31)
+  assert layers['1x1']['sd'] == pytest.approx(0.01)
+  text = '\n'.join(study_report._statements(layers, '1x1'))  # pylint: disable=protected-access
+  against_1x1 = text.split('Against `1x1`')[1]
+  apart, overlap = against_1x1.split('they overlap')
+  assert '`convexp` -0.1000' in apart and '`qr`' not in apart
+  assert '`qr` +0.0133' in overlap
+  assert 'Best mean: `convexp`' in text
+
+
+def _study(tmp_path, *extra):
+  command = [sys.executable, 'benchmarks/study.py',
+             '--runs=digits/mixing/1x1/s*,digits/mixing/glow/s0',
+             '--steps=6', '--width=8', '--n_subflows=1', '--seeds=2',
+             '--eval_every=1', '--time_steps=2', f'--workdir={tmp_path / "runs"}',
+             f'--out={tmp_path / "out"}', *extra]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
+  return subprocess.run(command, cwd=ROOT, env=env, capture_output=True,
+                        text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_the_study_runs_a_subset_resumes_and_reports(tmp_path):
+  proc = _study(tmp_path)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  out = tmp_path / 'out'
+  saved = json.loads((out / 'study.json').read_text())
+  records = saved['records']
+  assert saved['planned_runs'] == 3 and len(records) == 3
+  assert sorted((r['layer'], r['seed']) for r in records) == [
+      ('1x1', 0), ('1x1', 1), ('glow', 0)]
+  for r in records:
+    for key in ('dataset', 'experiment', 'layer', 'seed', 'parameters',
+                'test_bits_per_dim', 'train_seconds', 'sample_seconds',
+                'inverse_error'):
+      assert r[key] is not None, key
+    assert r['dataset'] == 'digits' and r['experiment'] == 'mixing'
+    assert r['steps'] == 6 and 0 < r['test_bits_per_dim'] < 50
+    assert 0 <= r['inverse_error'] < 1e-3 and r['sample_seconds'] > 0
+    assert r['step_ms'] > 0
+    assert r['test_curve'][-1] == [6, pytest.approx(r['test_bits_per_dim'])]
+    assert (out / r['samples_png']).exists()
+  # One parameter budget: TFP's Glow at the width closest to the 1x1 model.
+  counts = {r['layer']: r['parameters'] for r in records}
+  assert abs(counts['glow'] - counts['1x1']) < 0.1 * counts['1x1'], counts
+  assert records[0]['model']['layout'] == 'multiscale'
+  assert records[2]['model']['layout'] == 'tfp_glow'
+  # The two seeds are different runs.
+  assert records[0]['test_bits_per_dim'] != records[1]['test_bits_per_dim']
+  report = (out / 'study.md').read_text()
+  assert '3 of 3 planned runs finished' in report
+  assert '| `1x1` | 2 |' in report and '| `glow` | 1 |' in report
+  times = json.loads((tmp_path / 'runs' / 'step_times.json').read_text())
+  assert sorted(times) == ['digits/mixing/1x1', 'digits/mixing/glow']
+  assert (out / 'study_digits_mixing.png').stat().st_size > 10_000
+
+  # A second call trains nothing and gives the same records.
+  finals = sorted((tmp_path / 'runs').rglob('final.json'))
+  stamps = [f.stat().st_mtime_ns for f in finals]
+  again = _study(tmp_path)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert 'python -m train exited' not in again.stdout
+  assert 'ms per training step' not in again.stdout  # timed once
+  assert [f.stat().st_mtime_ns for f in finals] == stamps
+  assert json.loads((out / 'study.json').read_text())['records'] == records
+
+
+def test_a_pattern_that_matches_no_run_is_a_usage_error(tmp_path):
+  proc = _study(tmp_path, '--runs=cifar10/*')
+  assert proc.returncode == 1
+  assert 'matches no run; names look like digits/mixing/1x1/s0' in proc.stderr
