@@ -64,6 +64,8 @@ def summary(records):
           'wall_ms_per_step': 1e3 * statistics.fmean(
               r['seconds_per_step'] for r in runs),
           'sample_seconds': statistics.fmean(r['sample_seconds'] for r in runs),
+          'nonfinite_samples': statistics.fmean(
+              r.get('nonfinite_samples', 0.) for r in runs),
           'inverse_error': max(errors) if errors else None,
       }
   return out
@@ -113,11 +115,12 @@ def _table(layers):
                  f'{s["min"]:.4f} – {s["max"]:.4f}',
                  '-' if s['step_ms'] is None else f'{s["step_ms"]:.0f}',
                  f'{s["wall_ms_per_step"]:.0f}', f'{s["sample_seconds"]:.2f}',
+                 f'{100 * s["nonfinite_samples"]:.0f}%',
                  error])
   return common.markdown_table(
       ['layer', 'seeds', 'parameters', 'test bits/dim (mean ± sd)',
        'min – max', 'ms/step', 'run ms/step', 'sample 64 (s)',
-       'max inverse error'], rows)
+       'non-finite samples', 'max inverse error'], rows)
 
 
 def _plot(records, path, title):
@@ -170,7 +173,7 @@ def write(records, planned, out, settings):
         os.path.abspath(source) != os.path.abspath(target)):
       os.makedirs(samples_dir, exist_ok=True)
       shutil.copyfile(source, target)
-    r['samples_png'] = f'study_samples/{grid}'
+    r['samples_png'] = f'study_samples/{grid}' if source else None
   with open(os.path.join(out, 'study.json'), 'w') as f:
     json.dump({'settings': settings, 'planned_runs': planned,
                'records': records}, f, indent=1)
@@ -197,7 +200,9 @@ def write(records, planned, out, settings):
       f'its steps, compilation and periodic test evaluations included, mean '
       f'over seeds; other work shared the 2 cores during some runs, so it '
       f'does not compare layers. '
-      f'The sample column times 64 samples after a warm-up; the inverse error '
+      f'The sample column times 64 samples (a latent draw and the inverse) '
+      f'after a warm-up, and the next column gives the share of them with a '
+      f'non-finite pixel at temperature 1; the inverse error '
       f'is max |v - f^-1(f(v))| over the dequantized test images (pixel '
       f'units).',
       '',
@@ -218,7 +223,9 @@ def write(records, planned, out, settings):
     lines += ['', f'![test bits/dim against step]({plot})', '',
               'Samples (lowest seed, last evaluation): ' + ', '.join(
                   f'[{l}](study_samples/{dataset}_{experiment}_{l}.png)'
-                  for l in sorted(layers)) + '.']
+                  for l in sorted(layers) if os.path.exists(os.path.join(
+                      samples_dir, f'{dataset}_{experiment}_{l}.png'))) +
+              '.']
   lines += ['', PAPERS]
   with open(os.path.join(out, 'study.md'), 'w') as f:
     f.write('\n'.join(lines))

@@ -18,6 +18,7 @@ def _record(layer, seed, bpd, experiment='mixing'):
   return {'dataset': 'digits', 'experiment': experiment, 'layer': layer,
           'seed': seed, 'parameters': 100, 'test_bits_per_dim': bpd,
           'seconds_per_step': 0.01, 'step_ms': 5., 'sample_seconds': 0.1,
+          'nonfinite_samples': 0.,
           'inverse_error': 1e-6, 'test_curve': [[10, bpd + 1], [20, bpd]]}
 
 
@@ -65,7 +66,7 @@ def test_the_study_runs_a_subset_resumes_and_reports(tmp_path):
     assert r['dataset'] == 'digits' and r['experiment'] == 'mixing'
     assert r['steps'] == 6 and 0 < r['test_bits_per_dim'] < 50
     assert 0 <= r['inverse_error'] < 1e-3 and r['sample_seconds'] > 0
-    assert r['step_ms'] > 0
+    assert r['step_ms'] > 0 and 0 <= r['nonfinite_samples'] <= 1
     assert r['test_curve'][-1] == [6, pytest.approx(r['test_bits_per_dim'])]
     assert (out / r['samples_png']).exists()
   # One parameter budget: TFP's Glow at the width closest to the 1x1 model.
