@@ -182,7 +182,7 @@ class _Builder(object):
     levels = []
     h, w, c = shape
     for level, steps in enumerate(o['n_subflows']):
-      layers = self.normalize(dtype) if level == 0 else []
+      layers = self.normalize() if level == 0 else []
       layers.append(bijectors.Squeeze(2, name=f'squeeze_{level}'))
       h, w, c = h // 2, w // 2, 4 * c
       if level == 0 and o['initial_mixing']:
@@ -220,10 +220,11 @@ class _Builder(object):
         num_steps_per_block=steps.pop(),
         num_hidden=o['n_intermediate_channels'], seed=self.seed())
     return multiscale.MultiscaleFlow(
-        shape, [multiscale.Level(self.normalize(o['dtype']) + [glow])])
+        shape, [multiscale.Level(self.normalize() + [glow])])
 
-  def normalize(self, dtype):
+  def normalize(self):
     """Pixels `v in [0, num_bins)` to `v / num_bins - 1/2`."""
+    dtype = self.o['dtype']
     return [tfb.Scale(tf.constant(1. / self.o['num_bins'], dtype),
                       name='normalize'),
             tfb.Shift(tf.constant(-0.5, dtype), name='center')]
