@@ -169,6 +169,20 @@ def test_non_finite_steps_are_skipped_then_the_checkpoint_restored(tmp_path):
   assert all(np.all(np.isfinite(w)) for w in weights.values())
 
 
+def test_a_non_finite_sample_grid_is_skipped_and_training_goes_on(tmp_path):
+  # Latents scaled by 1e38 overflow float32, as TFP's Glow decoder does at
+  # temperature 1 after a few steps: the grid is dropped, the run is not.
+  work = str(tmp_path / 'run')
+  out = _run('train', f'--workdir={work}', '--max_steps=2',
+             '--temperature=1e38', *TINY).stdout
+  assert ('step 2: the sample grid decoded to non-finite images at '
+          '--temperature=1e+38; no grid written') in out
+  assert 'done: 2 steps' in out
+  assert not [f for f in os.listdir(work) if f.startswith('samples_')]
+  assert np.isfinite(json.load(open(os.path.join(work, 'final.json')))[
+      'test_bits_per_dim'])
+
+
 # The tiny model with the programs' default XLA choice (digits + convexp:
 # the loss and the evaluations are XLA-compiled).
 TINY_DEFAULT_JIT = [a for a in TINY if a != '--nojit_compile']
