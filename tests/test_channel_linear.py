@@ -155,3 +155,19 @@ def test_bad_inputs(make):
     layer.forward(tf.zeros([1, 2, 2, 4]))
   with pytest.raises(ValueError, match='float32.*int32'):
     layer.inverse(tf.zeros([1, 2, 2, 3], tf.int32))
+
+
+@hypothesis.given(seed=st.integers(0, 2**31 - 1), channels=st.integers(1, 16))
+@hypothesis.settings(max_examples=20, deadline=None)
+def test_matrix_exponential_starts_as_a_random_rotation(seed, channels):
+  # The reference's initialisation: expm(A) mixes every channel from the
+  # first step, with log|det W| = trace(A) = 0.
+  layer = MatrixExponential1x1([1, 1, channels], seed=seed, dtype=tf.float64)
+  a, w = layer.generator.numpy(), layer.matrix().numpy()
+  np.testing.assert_allclose(a, -a.T, atol=0)
+  np.testing.assert_allclose(w @ w.T, np.eye(channels), atol=1e-10)
+  np.testing.assert_allclose(w, scipy.linalg.expm(a), atol=1e-10)
+  assert np.isclose(np.linalg.det(w), 1.)
+  if channels >= 8:  # far from the identity: the halves are mixed
+    half = channels // 2
+    assert np.sum(w[:half, half:] ** 2) > 0.1 * half

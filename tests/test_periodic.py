@@ -72,3 +72,18 @@ def test_bad_arguments(kwargs, match):
   args.update(kwargs)
   with pytest.raises(ValueError, match=match):
     PeriodicConv(**args)
+
+
+@hypothesis.given(seed=st.integers(0, 2**31 - 1))
+@hypothesis.settings(max_examples=10, deadline=None)
+def test_kernel_starts_as_a_rotation_plus_small_noise(seed):
+  # The reference's initialisation: a random rotation at the centre tap, so
+  # the layer mixes the coupling halves from the first step.
+  kernel = PeriodicConv([4, 4, 12], seed=seed, dtype=tf.float64).kernel.numpy()
+  centre = kernel[1, 1]
+  assert np.abs(centre @ centre.T - np.eye(12)).max() < 0.3
+  noise = np.delete(kernel.reshape(9, 12, 12), 4, axis=0)
+  assert 0.01 < noise.std() < 0.03
+  assert np.sum(centre[:6, 6:] ** 2) > 0.6
+  assert PeriodicConv([4, 4, 12], seed=seed).kernel.numpy().tolist() == (
+      PeriodicConv([4, 4, 12], seed=seed).kernel.numpy().tolist())

@@ -6,18 +6,11 @@ import tensorflow as tf
 from tfp_convexp import ops
 from tfp_convexp.bijectors.internal import arguments
 from tfp_convexp.bijectors.internal import channel_linear
-
+from tfp_convexp.bijectors.internal import initializers
 
 __all__ = ['Conv1x1']
 
 PARAMETERIZATIONS = ('plain', 'lu', 'qr', 'householder')
-
-
-def _random_rotation(channels, seed, dtype):
-  """A random orthogonal matrix (QR of a Gaussian), seeded if `seed` is set."""
-  rng = np.random.default_rng(seed)
-  q, r = np.linalg.qr(rng.standard_normal((channels, channels)))
-  return (q * np.sign(np.diag(r))).astype(dtype.as_numpy_dtype)
 
 
 class Conv1x1(channel_linear.ChannelLinear):
@@ -93,7 +86,8 @@ class Conv1x1(channel_linear.ChannelLinear):
       super().__init__(event_shape, dtype, validate_args, parameters, name)
       c, dtype = self.channels, self.dtype
       self._parameterization = parameterization
-      rotation = _random_rotation(c, seed, dtype)
+      rotation = initializers.random_rotation(
+          np.random.default_rng(seed), c).astype(dtype.as_numpy_dtype)
       if parameterization == 'plain':
         self._w = tf.Variable(rotation, name='matrix')
       elif parameterization == 'lu':

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfp_convexp import ops
 from tfp_convexp.bijectors.internal import channel_linear
+from tfp_convexp.bijectors.internal import initializers
 
 __all__ = ['MatrixExponential1x1']
 
@@ -45,8 +46,10 @@ class MatrixExponential1x1(channel_linear.ChannelLinear):
 
     Args:
       event_shape: `[H, W, C]` (NHWC).
-      init_scale: standard deviation of the initial `A` (Gaussian); default
-        `1 / C`, so that `W` starts near the identity but mixes channels.
+      init_scale: `None` (default): `A` starts as the logarithm of a random
+        rotation, as in the reference code, so `W` mixes all channels from
+        the first step and `log|det W| = 0`. A float: `A` starts Gaussian
+        with this standard deviation instead.
       seed: optional int for the initialisation.
       dtype: floating dtype.
       validate_args: check inputs for non-finite values.
@@ -56,11 +59,13 @@ class MatrixExponential1x1(channel_linear.ChannelLinear):
     with tf.name_scope(name) as name:
       super().__init__(event_shape, dtype, validate_args, parameters, name)
       c = self.channels
-      scale = 1. / c if init_scale is None else float(init_scale)
       rng = np.random.default_rng(seed)
+      if init_scale is None:
+        generator = initializers.rotation_generator(rng, c)
+      else:
+        generator = float(init_scale) * rng.standard_normal((c, c))
       self._generator = tf.Variable(
-          (scale * rng.standard_normal((c, c))).astype(
-              self.dtype.as_numpy_dtype), name='generator')
+          generator.astype(self.dtype.as_numpy_dtype), name='generator')
 
   @property
   def generator(self):

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfp_convexp.bijectors.internal import base
 from tfp_convexp import ops
 from tfp_convexp.bijectors.internal import image_events
+from tfp_convexp.bijectors.internal import initializers
 
 __all__ = ['PeriodicConv']
 
@@ -64,8 +65,9 @@ class PeriodicConv(base.ImageBijector):
     Args:
       event_shape: `[H, W, C]` (NHWC).
       kernel_size: odd int or pair, no larger than the image.
-      seed: optional int; the kernel starts at the identity (centre tap) plus
-        Gaussian noise of standard deviation `1 / (C k_h k_w)`.
+      seed: optional int; as in the reference code, the kernel starts as a
+        random rotation at the centre tap plus Gaussian noise of standard
+        deviation 0.02 on every tap, so it mixes channels from the start.
       dtype: floating dtype.
       validate_args: check inputs and the invertibility margin.
       name: name scope.
@@ -84,8 +86,9 @@ class PeriodicConv(base.ImageBijector):
                          f'kernel {self._kernel_size} for {h}x{w}.')
       shape = (k_h, k_w, c, c)
       rng = np.random.default_rng(seed)
-      init = rng.standard_normal(shape) / (c * k_h * k_w)
-      init[(k_h - 1) // 2, (k_w - 1) // 2] += np.eye(c)
+      init = 0.02 * rng.standard_normal(shape)
+      init[(k_h - 1) // 2, (k_w - 1) // 2] += initializers.random_rotation(
+          rng, c)
       self._kernel = tf.Variable(init.astype(dtype.as_numpy_dtype),
                                  name='kernel')
       # Conjugate pairs: columns 0 and (even W) W/2 of the half spectrum are
