@@ -282,6 +282,7 @@ def evaluate(run, workdir):
           'n_subflows', 'n_intermediate_channels', 'n_internal_channels')},
       'steps': int(step), 'batch_size': BATCH_SIZE,
       'test_bits_per_dim': final['test_bits_per_dim'],
+      'train_bits_per_dim': final['train_bits_per_dim_last_epoch'],
       'train_seconds': final['seconds'],
       'seconds_per_step': final['seconds'] / max(trained, 1),
       'resumed': bool(final.get('started_at_step', 0)),

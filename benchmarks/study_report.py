@@ -60,6 +60,7 @@ def summary(records):
           'mean': statistics.fmean(bpd),
           'sd': statistics.stdev(bpd) if len(bpd) > 1 else 0.,
           'min': min(bpd), 'max': max(bpd),
+          'train': statistics.fmean(r['train_bits_per_dim'] for r in runs),
           'step_ms': runs[0].get('step_ms'),
           'wall_ms_per_step': 1e3 * statistics.fmean(
               r['seconds_per_step'] for r in runs),
@@ -112,14 +113,14 @@ def _table(layers):
              else f'{s["inverse_error"]:.1e}')
     rows.append([f'`{layer}`', s['runs'], f'{s["parameters"]:,d}',
                  f'{s["mean"]:.4f} ± {s["sd"]:.4f}',
-                 f'{s["min"]:.4f} – {s["max"]:.4f}',
+                 f'{s["min"]:.4f} – {s["max"]:.4f}', f'{s["train"]:.4f}',
                  '-' if s['step_ms'] is None else f'{s["step_ms"]:.0f}',
                  f'{s["wall_ms_per_step"]:.0f}', f'{s["sample_seconds"]:.2f}',
                  f'{100 * s["nonfinite_samples"]:.0f}%',
                  error])
   return common.markdown_table(
       ['layer', 'seeds', 'parameters', 'test bits/dim (mean ± sd)',
-       'min – max', 'ms/step', 'run ms/step', 'sample 64 (s)',
+       'min – max', 'train bits/dim', 'ms/step', 'run ms/step', 'sample 64 (s)',
        'non-finite samples', 'max inverse error'], rows)
 
 
@@ -191,9 +192,13 @@ def write(records, planned, out, settings):
       f'dequantization; test bits/dim is the final one-sample bound on the '
       f'whole test split (digits: 297 images, 17 levels; photos: 386 patches '
       f'of 16x16x3, 256 levels, from photographs that no training patch comes '
-      f'from). Mixing runs share one parameter budget: the 1x1 model at width '
-      f'{settings["width"]}, and every other model\'s coupling width chosen '
-      f'to come closest to it. ms/step is one training step (loss, gradient, '
+      f'from). Train bits/dim is the mean training bound over the last '
+      f'epoch, mean over seeds; its distance below the test value is the '
+      f'generalisation gap. Mixing runs share one parameter budget: the 1x1 '
+      f'model at width {settings["width"]}, and every other model\'s coupling '
+      f'width chosen to come closest to it; the transformation runs do not '
+      f'(each is its paper layout at width {settings["width"] // 2}, so their '
+      f'parameter counts differ). ms/step is one training step (loss, gradient, '
       f'Adamax update; XLA as in the runs), the median of 20 after warm-up, '
       f'every model timed in one process after the training, so the column '
       f'compares layers. Run ms/step is a run\'s wall time of training over '
@@ -205,6 +210,10 @@ def write(records, planned, out, settings):
       f'non-finite pixel at temperature 1; the inverse error '
       f'is max |v - f^-1(f(v))| over the dequantized test images (pixel '
       f'units).',
+      '',
+      f'Training took {sum(r["train_seconds"] for r in records) / 3600:.1f} '
+      f'hours of wall time in all (the sum over the runs, so with the '
+      f'sharing above).',
       '',
       'A difference "exceeds the spread over seeds" below when the two '
       'layers\' ranges over seeds (min to max) do not overlap; with three '

@@ -17,7 +17,7 @@ import study_report  # pylint: disable=g-import-not-at-top,wrong-import-position
 def _record(layer, seed, bpd, experiment='mixing'):
   return {'dataset': 'digits', 'experiment': experiment, 'layer': layer,
           'seed': seed, 'parameters': 100, 'test_bits_per_dim': bpd,
-          'seconds_per_step': 0.01, 'step_ms': 5., 'sample_seconds': 0.1,
+          'train_bits_per_dim': bpd - 0.1, 'seconds_per_step': 0.01, 'step_ms': 5., 'sample_seconds': 0.1,
           'nonfinite_samples': 0.,
           'inverse_error': 1e-6, 'test_curve': [[10, bpd + 1], [20, bpd]]}
 
@@ -29,6 +29,7 @@ def test_differences_are_called_apart_only_when_seed_ranges_do_not_overlap():
   layers = study_report.summary(records)[('digits', 'mixing')]
   assert layers['1x1']['mean'] == pytest.approx(2.31)
   assert layers['1x1']['sd'] == pytest.approx(0.01)
+  assert layers['1x1']['train'] == pytest.approx(2.21)
   text = '\n'.join(study_report._statements(layers, '1x1'))  # pylint: disable=protected-access
   against_1x1 = text.split('Against `1x1`')[1]
   apart, overlap = against_1x1.split('they overlap')
@@ -60,8 +61,8 @@ def test_the_study_runs_a_subset_resumes_and_reports(tmp_path):
       ('1x1', 0), ('1x1', 1), ('glow', 0)]
   for r in records:
     for key in ('dataset', 'experiment', 'layer', 'seed', 'parameters',
-                'test_bits_per_dim', 'train_seconds', 'sample_seconds',
-                'inverse_error'):
+                'test_bits_per_dim', 'train_bits_per_dim', 'train_seconds',
+                'sample_seconds', 'inverse_error'):
       assert r[key] is not None, key
     assert r['dataset'] == 'digits' and r['experiment'] == 'mixing'
     assert r['steps'] == 6 and 0 < r['test_bits_per_dim'] < 50
@@ -79,6 +80,8 @@ def test_the_study_runs_a_subset_resumes_and_reports(tmp_path):
   report = (out / 'study.md').read_text()
   assert '3 of 3 planned runs finished' in report
   assert '| `1x1` | 2 |' in report and '| `glow` | 1 |' in report
+  hours = sum(r['train_seconds'] for r in records) / 3600
+  assert f'Training took {hours:.1f} hours of wall time' in report
   times = json.loads((tmp_path / 'runs' / 'step_times.json').read_text())
   assert sorted(times) == ['digits/mixing/1x1', 'digits/mixing/glow']
   assert (out / 'study_digits_mixing.png').stat().st_size > 10_000
