@@ -69,6 +69,9 @@ TRANSFORMATIONS = {'conv_sylvester': 'conv_sylvester_unif',
                    'coupling': 'coupling_baseline_unif'}
 BATCH_SIZE = 64
 SAMPLES_PER_GRID = 16
+# Bumped whenever `evaluate` records something new, so that records kept
+# from an older version of this program are computed again.
+RECORD_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,7 +245,9 @@ def evaluate(run, workdir):
   path = os.path.join(run_dir, 'study_record.json')
   if os.path.exists(path):
     with open(path) as f:
-      return json.load(f)
+      record = json.load(f)
+    if record.get('record_version') == RECORD_VERSION:
+      return record
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfp_convexp import data  # pylint: disable=g-import-not-at-top
@@ -274,6 +279,7 @@ def evaluate(run, workdir):
                                  ['test/bits_per_dim'])['test/bits_per_dim']
   trained = final['step'] - final.get('started_at_step', 0)
   record = {
+      'record_version': RECORD_VERSION,
       'dataset': run.dataset, 'experiment': run.experiment,
       'layer': run.layer, 'seed': run.seed, 'name': run.name,
       'parameters': flows.count_parameters(model),
