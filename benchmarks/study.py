@@ -21,8 +21,9 @@ The study (3 seeds each, `--steps` training steps of batch 64):
     (`CONFIGS['<name>_unif']`, uniform dequantization, Adam with quadratic
     warm-up and clipping) at one width.
 Every model is smaller than the papers' (2 levels of `--n_subflows` steps,
-uniform dequantization), so that the whole study fits in about 3 hours on
-2 CPU cores; see study.md for what that does and does not show.
+uniform dequantization), so that the whole study fits in about 4 hours on
+2 CPU cores (its 63 runs trained for 3.7 hours in all, other work sharing the
+cores at times); see study.md for what that does and does not show.
 
 `--runs` takes glob patterns over run names, `DATASET/EXPERIMENT/LAYER/sSEED`
 (e.g. `digits/mixing/*`, `*/convexp/s0`), to run or report a subset.
