@@ -431,9 +431,12 @@ def train(run):
                              seed=[settings.seed + 4, 0],
                              temperature=settings.temperature)
       canvas = image_lib.grid(samples.numpy(), num_bins)
-    except tf.errors.InvalidArgumentError:
+    except tf.errors.InvalidArgumentError as e:
       # The grid is a diagnostic: a model whose decoder overflows on some
-      # latents (TFP's tfb.Glow does at temperature 1) still trains.
+      # latents (TFP's tfb.Glow does at temperature 1) still trains. Any
+      # other failure of sampling is not this one.
+      if 'non-finite' not in e.message:
+        raise
       canvas = None
       print(f'step {int(step.numpy())}: the sample grid decoded to non-finite '
             f'images at --temperature={settings.temperature}; no grid '
