@@ -66,7 +66,7 @@ def summary(records):
               r['seconds_per_step'] for r in runs),
           'sample_seconds': statistics.fmean(r['sample_seconds'] for r in runs),
           'nonfinite_samples': statistics.fmean(
-              r.get('nonfinite_samples', 0.) for r in runs),
+              r['nonfinite_samples'] for r in runs),
           'inverse_error': max(errors) if errors else None,
       }
   return out

@@ -17,8 +17,8 @@ import study_report  # pylint: disable=g-import-not-at-top,wrong-import-position
 def _record(layer, seed, bpd, experiment='mixing'):
   return {'dataset': 'digits', 'experiment': experiment, 'layer': layer,
           'seed': seed, 'parameters': 100, 'test_bits_per_dim': bpd,
-          'train_bits_per_dim': bpd - 0.1, 'seconds_per_step': 0.01, 'step_ms': 5., 'sample_seconds': 0.1,
-          'nonfinite_samples': 0.,
+          'train_bits_per_dim': bpd - 0.1, 'seconds_per_step': 0.01,
+          'step_ms': 5., 'sample_seconds': 0.1, 'nonfinite_samples': 0.,
           'inverse_error': 1e-6, 'test_curve': [[10, bpd + 1], [20, bpd]]}
 
 
