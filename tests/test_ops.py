@@ -211,3 +211,19 @@ def test_norm_bound_is_cheap_and_exact_enough_for_wide_and_1x1_kernels():
       ops.gram_spectral_norm_bound(tf.constant(ops.conv_symbol(wide, (6, 6)))),
       ops.gram_spectral_norm_bound(tf.linalg.adjoint(ops.conv_symbol(wide, (6, 6)))),
       rtol=1e-10)
+
+
+@pytest.mark.parametrize('padding, out_hw', [('SAME', (4, 6)),
+                                             ('CIRCULAR', (4, 6)),
+                                             ('VALID', (2, 4))])
+@pytest.mark.parametrize('dtype', [tf.float32, tf.float64])
+def test_conv2d_keeps_its_shape_for_an_empty_batch(padding, out_hw, dtype):
+  """oneDNN's float32 convolution (TF 2.21 on AVX-512 CPUs) returns an empty
+  batch in the input's shape; `ops.conv2d` returns the convolution's, eagerly
+  and in a graph traced for the empty batch."""
+  kernel = tf.ones([3, 3, 3, 5], dtype)
+  traced = tf.function(lambda t: ops.conv2d(t, kernel, padding))
+  for batch in (0, 2):
+    x = tf.ones([batch, 4, 6, 3], dtype)
+    assert ops.conv2d(x, kernel, padding).shape == (batch, *out_hw, 5)
+    assert traced(x).shape == (batch, *out_hw, 5)

@@ -111,9 +111,13 @@ class Woodbury(base.ImageBijector):
 
   def _forward(self, x):
     x, z = self._flat(x)
+    # The channel factors act as 2-D matmuls (`channel_matmul`): a batched
+    # [B, N, C] x [C, r] matmul becomes, under `tf.vectorized_map`, a
+    # broadcasting BatchMatMul that oneDNN (TF 2.21, AVX-512 CPUs) computes
+    # wrongly.
     if 'channel' in self._factors:  # z W_c^T = z + (z V^T) U^T
       u, v = self._factors['channel']
-      z = z + tf.matmul(tf.matmul(z, v, transpose_b=True), u, transpose_b=True)
+      z = z + ops.channel_matmul(ops.channel_matmul(z, v), u)
     if 'spatial' in self._factors:  # W_s z = z + U (V z)
       u, v = self._factors['spatial']
       z = z + tf.einsum('ne,bec->bnc', u, tf.einsum('en,bnc->bec', v, z))
@@ -130,8 +134,8 @@ class Woodbury(base.ImageBijector):
     if 'channel' in self._factors:
       u, v = self._factors['channel']
       k_inv = tf.linalg.inv(self._capacitance('channel'))
-      x = x - tf.matmul(tf.matmul(tf.matmul(x, v, transpose_b=True), k_inv,
-                                  transpose_b=True), u, transpose_b=True)
+      x = x - ops.channel_matmul(ops.channel_matmul(
+          ops.channel_matmul(x, v), k_inv), u)
     return tf.reshape(x, tf.shape(y))
 
   def _forward_log_det_jacobian(self, x):

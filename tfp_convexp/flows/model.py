@@ -220,7 +220,12 @@ class DequantizedFlow(tfd.Distribution):
         tfp.random.sanitize_seed(seed, salt='dequantized_flow_sample'), 2)
     temperature = self._checked_temperature(temperature)
     z = self._flow.distribution.sample(n, seed=latent_seed)
-    return self.decode(z * temperature, seed=flow_seed)
+    if tf.get_static_value(n) is not None:
+      return self.decode(z * temperature, seed=flow_seed)
+    # A count known only at run time (a SavedModel signature) may be 0, which
+    # oneDNN's convolutions answer with wrongly shaped tensors (`ops.conv2d`).
+    return tf.cond(n > 0, lambda: self.decode(z * temperature, seed=flow_seed),
+                   lambda: tf.zeros([0, *self.image_shape], tf.int32))
 
   def _checked_temperature(self, temperature):
     message = (f'{self.name}: temperature must be a finite number >= 0; got '

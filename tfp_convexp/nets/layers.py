@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from tfp_convexp import ops
+
 __all__ = ['Conv2D', 'GatedConv2D', 'INITS']
 
 # How a convolution starts: He-normal weights and zero bias, or PyTorch's
@@ -38,7 +40,7 @@ class Conv2D(tf.Module):
     self.bias = tf.Variable(bias.astype(np_dtype), name='bias')
 
   def __call__(self, x):
-    return tf.nn.conv2d(x, self.kernel, 1, 'SAME') + self.bias
+    return ops.conv2d(x, self.kernel) + self.bias
 
 
 class GatedConv2D(tf.Module):

@@ -44,7 +44,7 @@ class CertifiedConv2D(tf.Module):
                                         self._gram_iterations)
 
   def __call__(self, x):
-    return tf.nn.conv2d(x, self.kernel, 1, 'SAME') + self.bias
+    return ops.conv2d(x, self.kernel) + self.bias
 
 
 class LipschitzResidualNet(tf.Module):

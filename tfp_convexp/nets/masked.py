@@ -13,6 +13,8 @@ on pixels before p and on channels `< c` of p.
 import numpy as np
 import tensorflow as tf
 
+from tfp_convexp import ops
+
 __all__ = ['degrees', 'MaskedDense', 'MaskedConv2D']
 
 
@@ -79,4 +81,4 @@ class MaskedConv2D(tf.Module):
     self.bias = tf.Variable(np.zeros(out_channels, np_dtype), name='bias')
 
   def __call__(self, x):
-    return tf.nn.conv2d(x, self.kernel * self.mask, 1, 'SAME') + self.bias
+    return ops.conv2d(x, self.kernel * self.mask) + self.bias

@@ -35,7 +35,7 @@ def ar_conv(x, kernel, bias=None):
   """`z[i, j] = sum_{a, b < m} x[i - a, j - b] K[m-1-a, m-1-b] (+ bias)`."""
   m = int(kernel.shape[0])
   padded = tf.pad(x, [[0, 0], [m - 1, 0], [m - 1, 0], [0, 0]])
-  z = tf.nn.conv2d(padded, kernel, 1, 'VALID')
+  z = conv_lib.conv2d(padded, kernel, 'VALID')
   return z if bias is None else z + bias
 
 

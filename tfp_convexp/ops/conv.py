@@ -27,11 +27,23 @@ def _half_sizes(kernel):
 
 
 def conv2d(x, kernel, padding='SAME'):
-  """`M x`: the size-preserving convolution (cross-correlation) of `x`."""
+  """`M x`: the stride-1 convolution (cross-correlation) of `x`; 'SAME' and
+  'CIRCULAR' keep the image size, 'VALID' shrinks it by the kernel size - 1.
+
+  A batch known to be empty is answered without convolving: on CPUs where
+  TensorFlow 2.21 runs float32 convolutions through oneDNN (AVX-512), an
+  empty batch comes back in the input's shape (`[0, H, W, C_in]`), and no
+  reshape after it survives graph optimisation.
+  """
+  if x.shape[0] == 0:
+    shrink = (int(kernel.shape[0]) - 1, int(kernel.shape[1]) - 1) if (
+        padding == 'VALID') else (0, 0)
+    spatial = [tf.shape(x)[1] - shrink[0], tf.shape(x)[2] - shrink[1]]
+    return tf.zeros([0, *spatial, int(kernel.shape[3])], x.dtype)
   if padding == 'CIRCULAR':
     return tf.nn.conv2d(circular_pad(x, *_half_sizes(kernel)), kernel, 1,
                         'VALID')
-  return tf.nn.conv2d(x, kernel, 1, 'SAME')
+  return tf.nn.conv2d(x, kernel, 1, padding)
 
 
 def adjoint_kernel(kernel):
