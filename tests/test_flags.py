@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from test_train import _python
+from programs import python as _python
 
 FLAG_CASES = [
     (['--clip_grad_norm=-1'], '--clip_grad_norm must be a finite number >= 0'),

@@ -14,35 +14,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from programs import copy_run
+from programs import env as _env
+from programs import python as _python
+from programs import ROOT
+from programs import run as _run
+from programs import TINY
+from programs import TINY_DEFAULT_JIT
+from programs import write_pngs as _write_pngs
+
 # Every test here starts training programs: the full tier only.
 pytestmark = pytest.mark.slow
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ['--n_subflows=1', '--densenet_depth=1', '--densenet_growth=4',
-        '--n_intermediate_channels=8', '--batch_size=16', '--nojit_compile',
-        '--noprogress', '--eval_every=1000', '--num_grid_samples=4',
-        '--seed=3']
-
-
-def _env(extra=None):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
-  env.pop('TF_CONFIG', None)
-  env.update(extra or {})
-  return env
-
-
-def _python(*args, env=None, check=True, timeout=600):
-  """`python *args` in the checkout; fails the test on a non-zero exit."""
-  proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=_env(env),
-                        capture_output=True, text=True, timeout=timeout)
-  if check and proc.returncode:
-    raise AssertionError(f'python {args} exited {proc.returncode}:\n'
-                         f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
-  return proc
-
-
-def _run(module, *args, **kwargs):
-  return _python('-m', module, *args, **kwargs)
 
 
 def _weights(workdir):
@@ -60,10 +42,9 @@ def _assert_same_weights(a, b, atol):
   assert worst <= atol, worst
 
 
-def test_outputs_evaluate_sample(tmp_path):
-  work = str(tmp_path / 'run')
-  proc = _run('train', f'--workdir={work}', '--max_steps=4',
-              '--checkpoint_every=2', *TINY)
+def test_outputs_evaluate_sample(finished_run, tmp_path):
+  work, proc = finished_run
+  work = copy_run(work, tmp_path)
   out = proc.stdout
   assert 'done: 4 steps' in out
   # The terminal shows the program's own lines; TensorFlow's go to log.txt.
@@ -183,11 +164,6 @@ def test_a_non_finite_sample_grid_is_skipped_and_training_goes_on(tmp_path):
       'test_bits_per_dim'])
 
 
-# The tiny model with the programs' default XLA choice (digits + convexp:
-# the loss and the evaluations are XLA-compiled).
-TINY_DEFAULT_JIT = [a for a in TINY if a != '--nojit_compile']
-
-
 def _evaluate_sample_export(work, tmp_path):
   """What users run after training, each with its default settings."""
   assert 'test bits/dim at step' in _run(
@@ -197,15 +173,25 @@ def _evaluate_sample_export(work, tmp_path):
   assert os.path.exists(tmp_path / 'export' / 'saved_model.pb')
 
 
-def test_mirrored_on_two_cpus_matches_one_device(tmp_path):
-  """Also through a skipped non-finite step, whose guard runs in
-  cross-replica context under MirroredStrategy."""
-  one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
-  _run('train', f'--workdir={one}', '--max_steps=3', '--inject_nonfinite_at=1',
-       *TINY_DEFAULT_JIT)
-  out = _run('train', f'--workdir={two}', '--max_steps=3',
-             '--strategy=mirrored', '--cpu_devices=2',
-             '--inject_nonfinite_at=1', *TINY_DEFAULT_JIT).stdout
+# What the distributed runs train, each also through a skipped non-finite
+# step, whose guard runs in cross-replica context.
+DISTRIBUTED = ['--max_steps=3', '--inject_nonfinite_at=1', *TINY_DEFAULT_JIT]
+
+
+@pytest.fixture(scope='module')
+def one_device_run(tmp_path_factory):
+  """The run the distributed runs must reproduce, on one device."""
+  work = str(tmp_path_factory.mktemp('one_device') / 'run')
+  _run('train', f'--workdir={work}', *DISTRIBUTED)
+  return work
+
+
+# The two tests share `one_device_run`: one test process runs both.
+@pytest.mark.xdist_group('one_device_run')
+def test_mirrored_on_two_cpus_matches_one_device(one_device_run, tmp_path):
+  one, two = one_device_run, str(tmp_path / 'two')
+  out = _run('train', f'--workdir={two}', '--strategy=mirrored',
+             '--cpu_devices=2', *DISTRIBUTED).stdout
   assert '2 replica(s)' in out and 'XLA loss: True' in out
   assert 'step 1: non-finite loss (nan); step skipped (1 in a row)' in out
   # Every variable (ActNorm, optimizer slots) is the same on both devices.
@@ -225,22 +211,24 @@ def _free_ports(n):
   return ports
 
 
-def test_two_workers_on_localhost_match_one_worker(tmp_path):
-  one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
-  _run('train', f'--workdir={one}', '--max_steps=3', *TINY_DEFAULT_JIT)
+@pytest.mark.xdist_group('one_device_run')
+def test_two_workers_on_localhost_match_one_worker(one_device_run, tmp_path):
+  one, two = one_device_run, str(tmp_path / 'two')
   workers = [f'127.0.0.1:{p}' for p in _free_ports(2)]
   procs = []
   for index in range(2):
     tf_config = json.dumps({'cluster': {'worker': workers},
                             'task': {'type': 'worker', 'index': index}})
     procs.append(subprocess.Popen(
-        [sys.executable, '-m', 'train', f'--workdir={two}', '--max_steps=3',
-         '--strategy=multi_worker', *TINY_DEFAULT_JIT], cwd=ROOT,
+        [sys.executable, '-m', 'train', f'--workdir={two}',
+         '--strategy=multi_worker', *DISTRIBUTED], cwd=ROOT,
         env=_env({'TF_CONFIG': tf_config}), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True))
   outputs = [p.communicate(timeout=600)[0] for p in procs]
   assert all(p.returncode == 0 for p in procs), outputs
   assert '2 replica(s)' in outputs[0] and 'done: 3 steps' in outputs[0]
+  assert ('step 1: non-finite loss (nan); step skipped (1 in a row)' in
+          outputs[0])
   assert not os.path.exists(os.path.join(two, 'tmp', 'worker_1'))
   _assert_same_weights(one, two, atol=1e-4)
   _evaluate_sample_export(two, tmp_path)
@@ -301,9 +289,8 @@ def test_image_folder(tmp_path):
   assert 'folder: 36 train / 4 test images of (8, 8, 3), 256 levels' in out
 
 
-def test_export_reloads_without_tfp_convexp(tmp_path):
-  work, export_dir = str(tmp_path / 'run'), str(tmp_path / 'export')
-  _run('train', f'--workdir={work}', '--max_steps=2', *TINY)
+def test_export_reloads_without_tfp_convexp(finished_run, tmp_path):
+  work, export_dir = finished_run[0], str(tmp_path / 'export')
   _run('train.export', f'--workdir={work}', f'--export_dir={export_dir}')
   from train import export  # pylint: disable=g-import-not-at-top
   from train import run_config  # pylint: disable=g-import-not-at-top
@@ -378,9 +365,8 @@ def test_mixed_image_sizes_exit_2(tmp_path):
   assert 'mixed sizes' in proc.stderr and '003.png is (16, 8, 3)' in proc.stderr
 
 
-def test_workdir_of_another_model_is_left_alone(tmp_path):
-  work = str(tmp_path / 'run')
-  _run('train', f'--workdir={work}', '--max_steps=2', *TINY)
+def test_workdir_of_another_model_is_left_alone(finished_run, tmp_path):
+  work = copy_run(finished_run[0], tmp_path)
   before = {f: os.path.getmtime(os.path.join(work, f)) for f in os.listdir(work)
             if f != 'LOCK'}
   proc = _run('train', f'--workdir={work}', '--max_steps=2', '--mixing=1x1',

@@ -5,7 +5,6 @@ Each program runs in its own process, as users run it."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,13 @@ import time
 import numpy as np
 import pytest
 
-from test_train import ROOT, TINY, _env, _python, _run, _write_pngs
+from programs import copy_run
+from programs import env as _env
+from programs import python as _python
+from programs import ROOT
+from programs import run as _run
+from programs import TINY
+from programs import write_pngs as _write_pngs
 
 # Every test here starts training programs: the full tier only.
 pytestmark = pytest.mark.slow
@@ -39,23 +44,8 @@ def _checkpoint_files(work):
           for name in os.listdir(folder) if name.startswith('ckpt-')}
 
 
-@pytest.fixture(scope='module')
-def four_steps(tmp_path_factory):
-  """A finished 4-step run with checkpoints at steps 2 and 4 (copied per use)."""
-  work = str(tmp_path_factory.mktemp('base') / 'run')
-  _ok('train', f'--workdir={work}', '--max_steps=4', '--checkpoint_every=2',
-      *TINY)
-  return work
-
-
-def _copy(run, tmp_path):
-  work = str(tmp_path / 'run')
-  shutil.copytree(run, work)
-  return work
-
-
-def test_poisoned_steps_after_a_resume_stop_the_run(four_steps, tmp_path):
-  work = _copy(four_steps, tmp_path)
+def test_poisoned_steps_after_a_resume_stop_the_run(finished_run, tmp_path):
+  work = copy_run(finished_run[0], tmp_path)
   before = _checkpoint_files(work)
   start = time.time()
   proc = _fails('train', f'--workdir={work}', '--max_steps=40', '--lr=1e6',
@@ -76,8 +66,8 @@ def test_non_finite_steps_before_the_first_checkpoint_exit_2(tmp_path):
 
 
 @pytest.mark.parametrize('damage', ['deleted', 'garbage'])
-def test_a_lost_state_file_loses_no_checkpoint(four_steps, tmp_path, damage):
-  work = _copy(four_steps, tmp_path)
+def test_a_lost_state_file_loses_no_checkpoint(finished_run, tmp_path, damage):
+  work = copy_run(finished_run[0], tmp_path)
   state = os.path.join(work, 'checkpoints', 'checkpoint')
   if damage == 'deleted':
     os.remove(state)
@@ -94,8 +84,8 @@ def test_a_lost_state_file_loses_no_checkpoint(four_steps, tmp_path, damage):
 
 @pytest.mark.parametrize('damage', ['truncated', 'flipped', 'no_index',
                                     'half_written'])
-def test_a_damaged_latest_checkpoint_falls_back(four_steps, tmp_path, damage):
-  work = _copy(four_steps, tmp_path)
+def test_a_damaged_latest_checkpoint_falls_back(finished_run, tmp_path, damage):
+  work = copy_run(finished_run[0], tmp_path)
   folder = os.path.join(work, 'checkpoints')
   data = os.path.join(folder, 'ckpt-4.data-00000-of-00001')
   if damage == 'truncated':
@@ -154,8 +144,8 @@ def test_a_run_killed_while_saving_resumes(tmp_path):
   assert f'at step {last}' in out and f'done: {last + 2} steps' in out
 
 
-def test_one_program_at_a_time_per_work_directory(four_steps, tmp_path):
-  work = _copy(four_steps, tmp_path)
+def test_one_program_at_a_time_per_work_directory(finished_run, tmp_path):
+  work = copy_run(finished_run[0], tmp_path)
   holder = subprocess.Popen(
       [sys.executable, '-m', 'train', f'--workdir={work}', '--max_steps=100000',
        *TINY], cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
@@ -182,8 +172,8 @@ def test_one_program_at_a_time_per_work_directory(four_steps, tmp_path):
       proc.stdout)
 
 
-def test_resuming_with_other_settings_is_refused(four_steps, tmp_path):
-  work = _copy(four_steps, tmp_path)
+def test_resuming_with_other_settings_is_refused(finished_run, tmp_path):
+  work = copy_run(finished_run[0], tmp_path)
   config = open(os.path.join(work, 'config.json')).read()
   for flag, message in (('--batch_size=32', '--batch_size: 16 -> 32'),
                         ('--lr=0.01', '--lr: 0.001 -> 0.01')):
@@ -197,16 +187,16 @@ def test_resuming_with_other_settings_is_refused(four_steps, tmp_path):
   assert saved['batch_size'] == 32 and saved['seed'] == 3
 
 
-def test_a_finished_run_is_not_rewritten(four_steps, tmp_path):
-  work = _copy(four_steps, tmp_path)
+def test_a_finished_run_is_not_rewritten(finished_run, tmp_path):
+  work = copy_run(finished_run[0], tmp_path)
   final = open(os.path.join(work, 'final.json')).read()
   out = _ok('train', f'--workdir={work}', '--max_steps=4', *TINY).stdout
   assert 'nothing to do: the run is at step 4 of 4' in out
   assert open(os.path.join(work, 'final.json')).read() == final
 
 
-def test_evaluate_prints_its_result_when_the_write_fails(four_steps, tmp_path):
-  work = _copy(four_steps, tmp_path)
+def test_evaluate_prints_its_result_when_the_write_fails(finished_run, tmp_path):
+  work = copy_run(finished_run[0], tmp_path)
   os.makedirs(os.path.join(work, 'eval.json'))  # cannot be replaced by a file
   proc = _fails('train.evaluate', f'--workdir={work}', '--num_samples=1',
                 '--nojit_compile', message='the result is printed above')
@@ -214,8 +204,8 @@ def test_evaluate_prints_its_result_when_the_write_fails(four_steps, tmp_path):
 
 
 def test_overwrite_keeps_other_files_and_the_old_run_until_a_checkpoint(
-    four_steps, tmp_path):
-  work = _copy(four_steps, tmp_path)
+    finished_run, tmp_path):
+  work = copy_run(finished_run[0], tmp_path)
   open(os.path.join(work, 'notes.txt'), 'w').write('mine')
   old_config = open(os.path.join(work, 'config.json')).read()
   replaced = os.path.join(work, 'replaced_run')
@@ -235,12 +225,12 @@ def test_overwrite_keeps_other_files_and_the_old_run_until_a_checkpoint(
       'mixing'] == '1x1'
 
 
-def test_unusable_work_directories_and_files_exit_2(four_steps, tmp_path):
+def test_unusable_work_directories_and_files_exit_2(finished_run, tmp_path):
   afile = tmp_path / 'afile'
   afile.write_text('x')
   _fails('train', f'--workdir={afile}', *TINY, message='is a file, not a '
                                                         'directory')
-  work = _copy(four_steps, tmp_path)
+  work = copy_run(finished_run[0], tmp_path)
   _fails('train.evaluate', f'--workdir={work}',
          f'--checkpoint={work}/checkpoints/ckpt-77', message='cannot be read')
   _fails('train.sample', f'--workdir={tmp_path}/missing',
