@@ -272,15 +272,6 @@ def test_a_tfds_set_without_network_exits_2_saying_how_to_get_it(tmp_path):
   assert not os.path.exists(tmp_path / 'run')
 
 
-def _write_pngs(folder, shapes):
-  os.makedirs(folder, exist_ok=True)
-  rng = np.random.default_rng(0)
-  for i, shape in enumerate(shapes):
-    image = rng.integers(0, 256, shape).astype(np.uint8)
-    tf.io.write_file(os.path.join(folder, f'{i:03d}.png'),
-                     tf.io.encode_png(image))
-
-
 def test_image_folder(tmp_path):
   folder = str(tmp_path / 'images')
   _write_pngs(folder, [(8, 8, 3)] * 40)
