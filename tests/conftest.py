@@ -24,7 +24,6 @@ def finished_run(tmp_path_factory):
   return work, proc
 
 
-
 # TensorFlow leaves millions of objects in a test process; a full collection
 # walks them all. Freeze what the imports made and collect less often: about
 # a tenth off the in-process tests' time, measured on test_flows.py.
