@@ -9,7 +9,6 @@ result and writes `W/eval.json`.
 import os
 import time
 
-from absl import app
 from absl import flags
 from tfp_convexp import data
 from train import evaluation
@@ -69,5 +68,8 @@ def main(argv):
                                   f'the result is printed above.') from e
 
 
+# `python -m train.evaluate`'s parser (tests call `main` in-process with it).
+flags_parser = run_config.flags_parser(__doc__)
+
 if __name__ == '__main__':
-  app.run(main, flags_parser=run_config.flags_parser(__doc__))
+  run_config.run_program(main, flags_parser)

@@ -9,7 +9,6 @@ Signatures (all batch sizes; images are int32 in [0, bins)):
 Loading needs only TensorFlow: `tf.saved_model.load(E).sample(...)`.
 """
 
-from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
@@ -96,5 +95,8 @@ def main(argv):
         f'bits_per_dim, sample, encode, decode')
 
 
+# `python -m train.export`'s parser (tests call `main` in-process with it).
+flags_parser = run_config.flags_parser(__doc__)
+
 if __name__ == '__main__':
-  app.run(main, flags_parser=run_config.flags_parser(__doc__))
+  run_config.run_program(main, flags_parser)

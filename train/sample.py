@@ -6,7 +6,6 @@
 import math
 import os
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -49,5 +48,8 @@ def main(argv):
         f'{FLAGS.temperature:g}: {out}')
 
 
+# `python -m train.sample`'s parser (tests call `main` in-process with it).
+flags_parser = run_config.flags_parser(__doc__)
+
 if __name__ == '__main__':
-  app.run(main, flags_parser=run_config.flags_parser(__doc__))
+  run_config.run_program(main, flags_parser)

@@ -255,8 +255,12 @@ def prepare():
   if run.chief:
     run.lock = workdir_lib.Lock(settings.workdir, 'python -m train',
                                   create=True).acquire()
-    run.resume = _prepare_workdir(settings.workdir, config, run.settings)
-    quiet.log_to_file(os.path.join(settings.workdir, workdir_lib.LOG_FILE))
+    try:
+      run.resume = _prepare_workdir(settings.workdir, config, run.settings)
+      quiet.log_to_file(os.path.join(settings.workdir, workdir_lib.LOG_FILE))
+    except BaseException:  # a refused work directory is not left locked
+      run.lock.release()
+      raise
   else:  # resumes where the chief's checkpoints are, unless starting anew
     run.resume = not settings.overwrite
   return run
@@ -580,3 +584,7 @@ def main(argv):
   finally:
     if run.lock:
       run.lock.release()
+
+
+# `python -m train`'s parser (tests call `main` in-process with it).
+flags_parser = run_config.flags_parser(__doc__, HELP_GROUPS)
