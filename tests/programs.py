@@ -1,13 +1,23 @@
-"""Running the training programs as users run them, in a process of their
-own, for the tests whose subject is the program: outputs, exit codes,
-signals, locks and files. A test that only needs *a* finished run takes the
-`finished_run` fixture (conftest.py) instead of training one."""
+"""Running the training programs for tests: `call` runs a program's `main`
+in this process (for tests about its logic: its messages, exit codes and
+files); `run` starts it as users do, in a process of its own, where the
+process is the subject (terminal output, signals, kills, locks held by
+another process, several workers). A test that only needs *a* finished run
+takes the `finished_run` fixture (conftest.py) instead of training one."""
 
+import contextlib
+import importlib
+import io
+import logging
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
+from absl import flags
+from absl import logging as absl_logging
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,6 +53,93 @@ def python(*args, env_extra=None, check=True, timeout=600):
 def run(module, *args, **kwargs):
   """`python -m module *args`."""
   return python('-m', module, *args, **kwargs)
+
+
+def run_timed(module, *args, timeout=600):
+  """`run`, also timing how long the process outlives its last line:
+  `.seconds` for the whole run, `.exit_seconds` after the last line."""
+  start = time.monotonic()
+  with tempfile.TemporaryFile('w+') as err:
+    proc = subprocess.Popen([sys.executable, '-m', module, *args], cwd=ROOT,
+                            env=env(), stdout=subprocess.PIPE, stderr=err,
+                            text=True)
+    lines, last = [], start
+    for line in proc.stdout:
+      lines.append(line)
+      last = time.monotonic()
+    proc.wait(timeout=timeout)
+    end = time.monotonic()
+    err.seek(0)
+    done = subprocess.CompletedProcess([module, *args], proc.returncode,
+                                       ''.join(lines), err.read())
+  if done.returncode:
+    raise AssertionError(f'{module} {args} exited {done.returncode}:\n'
+                         f'{done.stdout[-3000:]}\n{done.stderr[-3000:]}')
+  done.seconds, done.exit_seconds = end - start, end - last
+  return done
+
+
+# `python -m <program>` -> the module that defines its flags and `main`.
+_ENTRY = {'train': 'train.trainer', 'train.evaluate': 'train.evaluate',
+          'train.sample': 'train.sample', 'train.export': 'train.export'}
+# Each program's flags, {name: (flag, defining module)}: the programs define
+# flags of the same names (`--workdir`) in absl's process-wide registry, so
+# only the running program's flags are registered at a time.
+_FLAGS_OF = {}
+
+
+def program(module):
+  """The module of `python -m module`, with its flags registered (and no
+  other program's); tests take program modules from here only."""
+  entry = _ENTRY[module]
+  registry = flags.FLAGS
+  for own in _FLAGS_OF.values():
+    for name, (flag, _) in own.items():
+      if registry._flags().get(name) is flag:  # pylint: disable=protected-access
+        delattr(registry, name)
+  if entry in _FLAGS_OF:
+    for name, (flag, defined_in) in _FLAGS_OF[entry].items():
+      registry[name] = flag
+      registry.register_flag_by_module(defined_in, flag)
+    return sys.modules[entry]
+  before = dict(registry._flags())  # pylint: disable=protected-access
+  loaded = importlib.import_module(entry)
+  _FLAGS_OF[entry] = {
+      name: (flag, registry.find_module_defining_flag(name))
+      for name, flag in registry._flags().items()  # pylint: disable=protected-access
+      if before.get(name) is not flag}
+  return loaded
+
+
+def call(module, *args, check=True):
+  """`python -m module *args`, run in this process: its parser and `main`,
+  with stdout, stderr and the exit code captured as `run` returns them."""
+  loaded = program(module)
+  flags.FLAGS.unparse_flags()
+  out, err = io.StringIO(), io.StringIO()
+  root = logging.getLogger()
+  handlers, level = list(root.handlers), root.level
+  verbosity = absl_logging.get_verbosity()
+  code = 0
+  try:
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+      loaded.main(loaded.flags_parser([module, *args]))
+  except SystemExit as e:
+    code = e.code if isinstance(e.code, int) else (e.code is not None)
+  finally:
+    # The programs send logging to their work directory's log file.
+    for handler in set(root.handlers) - set(handlers):
+      handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    absl_logging.set_verbosity(verbosity)
+    logging.captureWarnings(False)
+  proc = subprocess.CompletedProcess([module, *args], code, out.getvalue(),
+                                     err.getvalue())
+  if check and code:
+    raise AssertionError(f'{module} {args} exited {code}:\n'
+                         f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
+  return proc
 
 
 def copy_run(workdir, tmp_path):

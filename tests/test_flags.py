@@ -1,16 +1,12 @@
-"""Every flag of the programs is range-checked when parsed.
+"""Every flag of the programs is range-checked when parsed."""
 
-The programs define flags of the same names (`--workdir`) in absl's
-process-global registry, and other tests import `train.export` in-process,
-so the training program's flags are parsed in one process of their own:
-every case, and the check that no number flag lacks a range, at once.
-"""
+import contextlib
+import io
 
-import json
-
+from absl import flags
 import pytest
 
-from programs import python as _python
+from programs import program
 
 FLAG_CASES = [
     (['--clip_grad_norm=-1'], '--clip_grad_norm must be a finite number >= 0'),
@@ -42,52 +38,50 @@ FLAG_CASES = [
 ]
 
 
-_PARSE_CASES = (
-    'import contextlib, io, json, sys\n'
-    'sys.path.insert(0, "tests")\n'
-    'from absl import flags\n'
-    'import flag_checks\n'
-    'from train import run_config, trainer\n'
-    'out = []\n'
-    'for args in json.loads(sys.argv[1]):\n'
-    '  err = io.StringIO()\n'
-    '  try:\n'
-    '    with contextlib.redirect_stderr(err):\n'
-    '      run_config.parse_flags(["train", *args])\n'
-    '    code = 0\n'
-    '  except SystemExit as e:\n'
-    '    code = e.code\n'
-    '  flags.FLAGS.unparse_flags()\n'
-    '  out.append([code, err.getvalue()])\n'
-    'print(json.dumps(dict(cases=out, unchecked=\n'
-    '    flag_checks.unchecked_number_flags(flags.FLAGS))))\n')
+def unchecked_number_flags(flag_values):
+  """Integer and float flags of the `train` programs with neither a bound
+  nor a validator (aliases are checked as their flags)."""
+  unchecked = []
+  for name, flag in flag_values._flags().items():  # pylint: disable=protected-access
+    module = flag_values.find_module_defining_flag(name) or ''
+    alias = type(flag).__name__ == '_FlagAlias'
+    if (module.startswith('train') and not alias and
+        flag.flag_type() in ('int', 'float') and
+        getattr(flag.parser, 'lower_bound', None) is None and
+        not flag.validators):
+      unchecked.append(name)
+  return sorted(set(unchecked))
 
 
 @pytest.fixture(scope='module')
 def parsed():
-  proc = _python('-c', _PARSE_CASES,
-                 json.dumps([args for args, _ in FLAG_CASES]))
-  return json.loads(proc.stdout.splitlines()[-1])
+  """`[exit code, stderr]` of the training program's parser, per case."""
+  program('train')
+  from train import run_config  # pylint: disable=g-import-not-at-top
+  cases = []
+  for args, _ in FLAG_CASES:
+    flags.FLAGS.unparse_flags()
+    err = io.StringIO()
+    try:
+      with contextlib.redirect_stderr(err):
+        run_config.parse_flags(['train', *args])
+      code = 0
+    except SystemExit as e:
+      code = e.code
+    cases.append([code, err.getvalue()])
+  flags.FLAGS.unparse_flags()
+  return cases
 
 
 @pytest.mark.parametrize('case', range(len(FLAG_CASES)))
 def test_flag_ranges_are_validated_when_parsed(case, parsed):
-  code, err = parsed['cases'][case]
+  code, err = parsed[case]
   assert code == 2, (FLAG_CASES[case], err)
   assert FLAG_CASES[case][1] in err, (FLAG_CASES[case], err)
 
 
-def test_every_number_flag_of_the_trainer_has_a_validated_range(parsed):
-  assert parsed['unchecked'] == []
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize('program', ['evaluate', 'sample', 'export'])
-def test_every_number_flag_of_the_other_programs_has_a_validated_range(
-    program):
-  script = ('import sys; sys.path.insert(0, "tests")\n'
-            'from absl import flags\n'
-            'import flag_checks\n'
-            f'import train.{program}\n'
-            'print(flag_checks.unchecked_number_flags(flags.FLAGS))\n')
-  assert _python('-c', script).stdout.splitlines()[-1] == '[]'
+@pytest.mark.parametrize('module', ['train', 'train.evaluate', 'train.sample',
+                                    'train.export'])
+def test_every_number_flag_of_the_programs_has_a_validated_range(module):
+  program(module)
+  assert unchecked_number_flags(flags.FLAGS) == []
