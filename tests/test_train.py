@@ -230,23 +230,58 @@ def test_tfds_sets_through_mock_data(tmp_path):
   assert 'done: 2 steps' in out
 
 
-def test_a_tfds_set_without_network_exits_2_saying_how_to_get_it(
-    tmp_path, monkeypatch):
-  """No traffic: the download itself is replaced by a network failure."""
+def test_a_tfds_set_without_network_exits_2_at_once(tmp_path, monkeypatch):
+  """Unreachable download host: one error line before tensorflow-datasets'
+  minutes of retries, and no folder left behind."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-  def offline(*args, **kwargs):
-    raise ConnectionError('network is unreachable')
+  def unreachable(*args, **kwargs):
+    raise OSError(101, 'Network is unreachable')
+
+  def download(*args, **kwargs):
+    raise AssertionError('download_and_prepare ran without network')
+  monkeypatch.setattr(socket, 'create_connection', unreachable)
   monkeypatch.setattr(tfds.core.DatasetBuilder, 'download_and_prepare',
-                      offline)
+                      download)
   proc = _call('train', '--dataset=mnist', f'--data_dir={tmp_path}/tfds',
                f'--workdir={tmp_path}/run', check=False)
   assert proc.returncode == 2, proc.stderr[-3000:]
   assert ("error: tensorflow-datasets set 'mnist' is not in "
           f"{tmp_path}/tfds") in proc.stderr
-  assert 'ConnectionError: network is unreachable' in proc.stderr
+  assert ('its download host storage.googleapis.com does not answer '
+          '(OSError: [Errno 101] Network is unreachable)') in proc.stderr
   assert 'Download it first on a machine with network' in proc.stderr
+  assert len(proc.stderr.strip().splitlines()) == 1
+  assert not os.path.exists(tmp_path / 'tfds')
   assert not os.path.exists(tmp_path / 'run')
+
+
+def test_a_failed_tfds_download_exits_2_and_removes_what_it_left(
+    tmp_path, monkeypatch):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  class Connection:
+    def close(self):
+      pass
+
+  def half_download(builder, *args, **kwargs):
+    os.makedirs(builder.data_dir)
+    os.makedirs(os.path.join(builder.data_dir_root, 'downloads', '.tmp'))
+    raise ConnectionError('connection reset by peer')
+  monkeypatch.setattr(socket, 'create_connection',
+                      lambda *args, **kwargs: Connection())
+  monkeypatch.setattr(tfds.core.DatasetBuilder, 'download_and_prepare',
+                      half_download)
+  data_dir = tmp_path / 'tfds'
+  (data_dir / 'downloads').mkdir(parents=True)
+  (data_dir / 'downloads' / 'other_set.tar').write_text('kept')
+  proc = _call('train', '--dataset=mnist', f'--data_dir={data_dir}',
+               f'--workdir={tmp_path}/run', check=False)
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  assert ('could not be prepared (ConnectionError: connection reset by peer)'
+          in proc.stderr)
+  assert sorted(os.listdir(data_dir)) == ['downloads']
+  assert os.listdir(data_dir / 'downloads') == ['other_set.tar']
 
 
 def test_image_folder(tmp_path):

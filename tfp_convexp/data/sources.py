@@ -8,6 +8,8 @@ ImageNet 64x64: 15.7 GB).
 
 import os
 import re
+import shutil
+import socket
 
 import numpy as np
 
@@ -25,6 +27,13 @@ TFDS_SETS = {
     'imagenet_resized/64x64': ('train', 'validation'),
 }
 DATASETS = ('digits', 'photos', 'folder', *TFDS_SETS)
+# Where tensorflow-datasets downloads each set from (its builders' URLs).
+TFDS_HOSTS = {
+    'mnist': 'storage.googleapis.com',
+    'cifar10': 'www.cs.toronto.edu',
+    'imagenet_resized/32x32': 'www.image-net.org',
+    'imagenet_resized/64x64': 'www.image-net.org',
+}
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
 
 
@@ -102,29 +111,82 @@ def tfds_images(name, split, data_dir=None):
   """`uint8 [N, H, W, C]`, the `image` feature of a tensorflow-datasets set,
   prepared first (downloaded, or read from its manual directory) if needed.
 
-  Raises a ValueError saying how to get the set when it cannot be prepared
-  (no network, no manual download).
+  Raises a ValueError saying how to get the set when it cannot be prepared:
+  at once when its download host does not answer (tensorflow-datasets would
+  retry for minutes), else when the download fails. Either way the folders
+  the attempt created are removed.
   """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   builder = tfds.builder(name, data_dir=data_dir)
   if not builder.is_prepared():
-    try:
-      builder.download_and_prepare()
-    except Exception as e:  # pylint: disable=broad-except
-      # Download errors come as many types (DNS, HTTP, checksums, a missing
-      # manual directory); all mean the same to the user.
-      reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else (
-          type(e).__name__)
-      raise ValueError(
-          f'tensorflow-datasets set {name!r} is not in {builder.data_dir} and '
-          f'could not be prepared ({type(e).__name__}: {reason}). Download '
-          f'it first on a machine with network: python -c "import '
-          f'tensorflow_datasets as tfds; tfds.builder({name!r}, '
-          f'data_dir=\'D\').download_and_prepare()", then copy D here and '
-          f'pass --data_dir=D.') from e
+    with _removed_on_failure(str(builder.data_dir_root), name):
+      _prepare(builder, name)
   data = builder.as_dataset(split=split)
   images = [np.asarray(e['image'], np.uint8) for e in tfds.as_numpy(data)]
   return np.stack(images)
+
+
+def _prepare(builder, name):
+  host = TFDS_HOSTS.get(name)  # None: a builder of local files
+  # tfds.testing.mock_data replaces the download with nothing to fetch.
+  mocked = type(builder).download_and_prepare.__module__.startswith(
+      'tensorflow_datasets.testing')
+  try:
+    if host and not mocked:
+      socket.create_connection((host, 443), timeout=5).close()
+  except OSError as e:
+    raise _not_prepared(builder, name, f'its download host {host} does not '
+                        f'answer', e) from e
+  try:
+    builder.download_and_prepare()
+  except Exception as e:  # pylint: disable=broad-except
+    # Download errors come as many types (DNS, HTTP, checksums, a missing
+    # manual directory); all mean the same to the user.
+    raise _not_prepared(builder, name, 'could not be prepared', e) from e
+
+
+def _not_prepared(builder, name, how, cause):
+  reason = str(cause).strip().splitlines()[0][:300] if str(cause).strip() else (
+      type(cause).__name__)
+  return ValueError(
+      f'tensorflow-datasets set {name!r} is not in {builder.data_dir} and '
+      f'{how} ({type(cause).__name__}: {reason}). Download it first on a '
+      f'machine with network: python -c "import tensorflow_datasets as tfds; '
+      f'tfds.builder({name!r}, data_dir=\'D\').download_and_prepare()", then '
+      f'copy D here and pass --data_dir=D.')
+
+
+class _removed_on_failure(object):  # pylint: disable=invalid-name
+  """Removes what a failed preparation left in tensorflow-datasets' data
+  directory `root`: new entries of `root`, of its `downloads` folder and of
+  the set's folder (the directory itself, when it did not exist)."""
+
+  def __init__(self, root, name):
+    self.folders = [root, os.path.join(root, 'downloads'),
+                    os.path.join(root, name.split('/')[0])]
+    self.root = root
+
+  def __enter__(self):
+    self.before = {f: set(os.listdir(f)) if os.path.isdir(f) else None
+                   for f in self.folders}
+    return self
+
+  def __exit__(self, kind, value, traceback):
+    if kind is None:
+      return False
+    if self.before[self.root] is None:
+      shutil.rmtree(self.root, ignore_errors=True)
+      return False
+    for folder in reversed(self.folders):
+      if self.before[folder] is None or not os.path.isdir(folder):
+        continue
+      for entry in set(os.listdir(folder)) - self.before[folder]:
+        path = os.path.join(folder, entry)
+        if os.path.isdir(path):
+          shutil.rmtree(path, ignore_errors=True)
+        else:
+          os.remove(path)
+    return False
 
 
 def image_shape_and_bins(name, data_dir=None, folder=None):
