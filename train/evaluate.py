@@ -44,10 +44,18 @@ def main(argv):
     print(f'evaluating step {step} on {len(images)} {FLAGS.split} images with '
           f'{FLAGS.num_samples} importance samples each ...', flush=True)
 
+    first = []  # (images, time) after the first batch, which compiles
+
     def progress(done, total):
-      elapsed = time.time() - start
-      print(f'  {done}/{total} images, {elapsed:.0f} s, about '
-            f'{elapsed / done * (total - done):.0f} s left', flush=True)
+      now = time.time()
+      if not first:
+        first.append((done, now))
+        print(f'  {done}/{total} images, {now - start:.0f} s (with compiling)',
+              flush=True)
+        return
+      per_image = (now - first[0][1]) / (done - first[0][0])
+      print(f'  {done}/{total} images, {now - start:.0f} s, about '
+            f'{per_image * (total - done):.0f} s left', flush=True)
 
     mean, stderr = evaluation.SplitBitsPerDim(
         model, FLAGS.num_samples, FLAGS.jit_compile)(

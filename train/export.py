@@ -9,6 +9,8 @@ Signatures (all batch sizes; images are int32 in [0, bins)):
 Loading needs only TensorFlow: `tf.saved_model.load(E).sample(...)`.
 """
 
+import time
+
 from absl import flags
 import numpy as np
 import tensorflow as tf
@@ -87,12 +89,16 @@ def main(argv):
     staging = FLAGS.export_dir.rstrip('/') + '.partial'
     if tf.io.gfile.exists(staging):
       tf.io.gfile.rmtree(staging)
+    start = time.time()
+    print(f'exporting step {step}: tracing log_prob, bits_per_dim, sample, '
+          f'encode and decode, then writing the SavedModel ...', flush=True)
     export(model, config['image_shape'], staging)
     if tf.io.gfile.exists(FLAGS.export_dir):
       tf.io.gfile.rmtree(FLAGS.export_dir)
     tf.io.gfile.rename(staging, FLAGS.export_dir)
-  print(f'exported step {step} to {FLAGS.export_dir}: signatures log_prob, '
-        f'bits_per_dim, sample, encode, decode')
+  print(f'exported step {step} to {FLAGS.export_dir} in '
+        f'{time.time() - start:.0f} s: signatures log_prob, bits_per_dim, '
+        f'sample, encode, decode')
 
 
 # `python -m train.export`'s parser (tests call `main` in-process with it).

@@ -476,17 +476,23 @@ def train(run):
   restores = 0  # since the last new checkpoint
   progbar, running, started = None, [], time.time()
   first_step = int(step.numpy())
+  compiled = False  # the bar and its time estimate start after compiling
   while int(step.numpy()) < total_steps:
     current = int(step.numpy())
-    if progbar is None and settings.progress and run.chief:
-      print(f'epoch {current // steps_per_epoch + 1}/{total_epochs}',
-            flush=True)
+    if progbar is None and compiled and settings.progress and run.chief:
+      bar_from = current % steps_per_epoch  # steps of the epoch before the bar
+      print(f'epoch {current // steps_per_epoch + 1}/{total_epochs}'
+            f'{f" from step {bar_from + 1}" if bar_from else ""}', flush=True)
       progbar = keras.utils.Progbar(
-          steps_per_epoch, stateful_metrics=['bits/dim', 'images/s'])
+          steps_per_epoch - bar_from, stateful_metrics=['bits/dim', 'images/s'])
       epoch_start = time.time()
     images, noise = next(iterator)
     loss, norm, applied = train_step(images, noise, batches,
                                      tf.constant(poison(current)))
+    if not compiled:
+      compiled = True
+      print(f'step {current + 1}: compiled and ran in '
+            f'{time.time() - started:.0f} s', flush=True)
     batches.assign_add(1)
     loss = float(loss)
     if not bool(applied):
@@ -509,10 +515,10 @@ def train(run):
         tf.summary.scalar('train/learning_rate', float(schedule(current)))
         tf.summary.scalar('train/gradient_norm', float(norm))
     if progbar is not None:
-      progbar.update(current % steps_per_epoch + 1, [
+      done = current % steps_per_epoch + 1 - bar_from
+      progbar.update(done, [
           ('bits/dim', float(np.mean(running[-10:]))),
-          ('images/s', (current % steps_per_epoch + 1) * global_batch /
-           (time.time() - epoch_start))])
+          ('images/s', done * global_batch / (time.time() - epoch_start))])
     if int(step.numpy()) % settings.checkpoint_every == 0:
       save()
       restores = 0
