@@ -6,6 +6,8 @@ whole split is held in memory (CIFAR-10: 150 MB; ImageNet 32x32: 3.9 GB;
 ImageNet 64x64: 15.7 GB).
 """
 
+import contextlib
+import logging
 import os
 import re
 import shutil
@@ -117,13 +119,28 @@ def tfds_images(name, split, data_dir=None):
   the attempt created are removed.
   """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  builder = tfds.builder(name, data_dir=data_dir)
-  if not builder.is_prepared():
+  # Without tensorflow-datasets' warning that a set not yet prepared has no
+  # dataset_info.json: the error below says what is missing.
+  with _quieter('absl', logging.ERROR):
+    builder = tfds.builder(name, data_dir=data_dir)
+    prepared = builder.is_prepared()
+  if not prepared:
     with _removed_on_failure(str(builder.data_dir_root), name):
       _prepare(builder, name)
   data = builder.as_dataset(split=split)
   images = [np.asarray(e['image'], np.uint8) for e in tfds.as_numpy(data)]
   return np.stack(images)
+
+
+@contextlib.contextmanager
+def _quieter(logger_name, level):
+  logger = logging.getLogger(logger_name)
+  saved = logger.level
+  logger.setLevel(max(level, logger.getEffectiveLevel()))
+  try:
+    yield
+  finally:
+    logger.setLevel(saved)
 
 
 def _prepare(builder, name):
@@ -201,5 +218,6 @@ def image_shape_and_bins(name, data_dir=None, folder=None):
   if name not in TFDS_SETS:
     raise ValueError(f'unknown dataset {name!r}; expected one of {DATASETS}.')
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  info = tfds.builder(name, data_dir=data_dir).info
+  with _quieter('absl', logging.ERROR):
+    info = tfds.builder(name, data_dir=data_dir).info
   return tuple(info.features['image'].shape), 256
