@@ -28,6 +28,7 @@ def test_train_resume_evaluate_export_reload(tmp_path):
 
   out = call('train.export', f'--workdir={work}',
              f'--export_dir={export_dir}').stdout
+  assert 'exporting step 2: tracing log_prob' in out
   assert f'exported step 2 to {export_dir}' in out
   loaded = tf.saved_model.load(export_dir)
   from train import run_config  # pylint: disable=g-import-not-at-top

@@ -13,6 +13,8 @@ sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
 
 import study_report  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from programs import SEVERAL_PROCESSES  # pylint: disable=g-bad-import-order
+
 
 def _record(layer, seed, bpd, experiment='mixing'):
   return {'dataset': 'digits', 'experiment': experiment, 'layer': layer,
@@ -50,6 +52,7 @@ def _study(tmp_path, *extra):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group(SEVERAL_PROCESSES)
 def test_the_study_runs_a_subset_resumes_and_reports(tmp_path):
   proc = _study(tmp_path)
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -19,6 +19,7 @@ from programs import env as _env
 from programs import program
 from programs import ROOT
 from programs import run as _run
+from programs import SEVERAL_PROCESSES
 from programs import TINY
 from programs import TINY_DEFAULT_JIT
 from programs import write_pngs as _write_pngs
@@ -57,7 +58,7 @@ def test_outputs_evaluate_sample(finished_run, tmp_path):
                 'Ignoring Assert', 'cudart_stub'):
     assert noise not in out + proc.stderr, noise
   for stage in ('loading --dataset=digits ...', 'building --model=',
-                'compiling the training step'):
+                'compiling the training step', 'step 1: compiled and ran in'):
     assert stage in out
   names = set(os.listdir(work))
   assert {'config.json', 'checkpoints', 'tb', 'final.json', 'log.txt',
@@ -75,6 +76,10 @@ def test_outputs_evaluate_sample(finished_run, tmp_path):
               '--nojit_compile').stdout
   assert 'evaluating step 4 on 297 test images' in out
   assert '64/297 images' in out and '297/297 images' in out
+  # Time left is estimated from the batches after the one that compiles.
+  progress = [line for line in out.splitlines() if '/297 images' in line]
+  assert progress[0].endswith('(with compiling)'), progress
+  assert all(line.endswith(' s left') for line in progress[1:]), progress
   assert 'test bits/dim at step 4' in out
   assert json.load(open(os.path.join(work, 'eval.json')))['num_samples'] == 2
   _call('train.sample', f'--workdir={work}', '--num=3', '--temperature=0.5',
@@ -170,8 +175,9 @@ def one_device_run(tmp_path_factory):
   return work
 
 
-# The two tests share `one_device_run`: one test process runs both.
-@pytest.mark.xdist_group('one_device_run')
+# The two tests share `one_device_run`, and start several TensorFlow
+# processes: see `programs.SEVERAL_PROCESSES`.
+@pytest.mark.xdist_group(SEVERAL_PROCESSES)
 def test_mirrored_on_two_cpus_matches_one_device(one_device_run, tmp_path):
   one, two = one_device_run, str(tmp_path / 'two')
   out = _run('train', f'--workdir={two}', '--strategy=mirrored',
@@ -195,7 +201,7 @@ def _free_ports(n):
   return ports
 
 
-@pytest.mark.xdist_group('one_device_run')
+@pytest.mark.xdist_group(SEVERAL_PROCESSES)
 def test_two_workers_on_localhost_match_one_worker(one_device_run, tmp_path):
   one, two = one_device_run, str(tmp_path / 'two')
   workers = [f'127.0.0.1:{p}' for p in _free_ports(2)]

@@ -20,6 +20,7 @@ from programs import copy_run
 from programs import env as _env
 from programs import program
 from programs import ROOT
+from programs import SEVERAL_PROCESSES
 from programs import TINY
 from programs import write_pngs as _write_pngs
 
@@ -121,6 +122,7 @@ def test_a_damaged_latest_checkpoint_falls_back(finished_run, tmp_path, damage):
   assert not os.path.exists(os.path.join(folder, '.partial-6'))
 
 
+@pytest.mark.xdist_group(SEVERAL_PROCESSES)
 def test_a_run_killed_while_saving_resumes(tmp_path):
   """SIGKILL with a checkpoint every step lands inside saves; every
   checkpoint left with an index reads back whole, TensorFlow's own state
