@@ -347,6 +347,22 @@ def test_bad_input_names_what_was_expected():
   with pytest.raises(ValueError, match='need a stateless `seed`'):
     flows.make_flow((8, 8, 1), model_type='residual_flow', **TINY).bijector.forward(
         tf.zeros([1, 8, 8, 1]))
+  for seed in ('abc', -1, 1.5, None):
+    with pytest.raises(ValueError, match=rf'`seed` must be an int >= 0; got {seed!r}'):
+      flows.make_flow((8, 8, 1), seed=seed, **TINY)
+  images = tf.zeros([2, 8, 8, 1], tf.int32)
+  for num_samples in (0, -1):
+    with pytest.raises(ValueError,
+                       match=f'num_samples must be an int >= 1; got {num_samples}'):
+      model.log_prob(images, seed=[1, 2], num_samples=num_samples)
+  with pytest.raises(TypeError, match='num_samples must be an int >= 1'):
+    model.log_prob(images, seed=[1, 2], num_samples=2.5)
+  for shape in (-1, [2, -3], 1.5):
+    with pytest.raises(ValueError, match='sample_shape must be ints >= 0'):
+      model.sample(shape, seed=[1, 2])
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='the number of samples must be >= 0'):
+    tf.function(lambda n: model.sample(n, seed=[1, 2]))(tf.constant(-1))
 
 
 @pytest.mark.parametrize('values, match', [

@@ -140,6 +140,15 @@ def test_validate_args_rejects_unnormalised_adjacency():
     layer.forward(tf.zeros([1, 3, 2]), adjacency=3. * tf.ones([1, 3, 3]))
 
 
+def test_validate_args_names_a_non_finite_adjacency():
+  layer = GraphConvolutionExponential(3, 2, validate_args=True)
+  adjacency = np.eye(3, dtype=np.float32)[None] / 2.
+  adjacency[0, 1, 2] = np.nan
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='the adjacency has non-finite values'):
+    layer.forward(tf.zeros([1, 3, 2]), adjacency=adjacency)
+
+
 def test_validate_args_rejects_weights_outside_the_bound():
   layer = GraphConvolutionExponential(4, 3, validate_args=True)
   adjacency = tf.eye(4)[None] / 2.

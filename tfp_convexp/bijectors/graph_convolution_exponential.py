@@ -166,6 +166,10 @@ class GraphConvolutionExponential(base.OwnsVariables):
     if self.validate_args:
       x = tf.debugging.assert_all_finite(x, f'{layer}: input has non-finite '
                                             f'values.')
+      # Before the norm, which a NaN would fail as if it were too large.
+      adjacency = tf.debugging.assert_all_finite(
+          adjacency, f'{layer}: the adjacency has non-finite values (after '
+                     f'the node_mask).')
       # The exact norm, not the certified upper bound: Gram iteration
       # overestimates repeated singular values (1.01 for the identity).
       norm = tf.linalg.svd(adjacency, compute_uv=False)[..., 0]

@@ -1,6 +1,7 @@
 """`make_flow`: a whole multiscale image density model in one call."""
 
 import collections
+import numbers
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -109,10 +110,11 @@ def _choice(value, choices, arg):
 
 
 def _positive_int(value, arg, minimum=1):
-  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+  if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or
+      value < minimum):
     raise ValueError(f'make_flow: `{arg}` must be an int >= {minimum}; got '
                      f'{value!r}.')
-  return value
+  return int(value)
 
 
 def _flip(shape, name):
@@ -537,7 +539,8 @@ def make_flow(image_shape,
       conv_init=_choice(conv_init, nets.INITS, 'conv_init'),
       coupling_scale=coupling_scale, log_scale_range=log_scale_range,
       mef_rank=mef_rank, convexp_norm_bound=convexp_norm_bound,
-      residual_log_det=residual_log_det, seed=int(seed),
+      residual_log_det=residual_log_det,
+      seed=_positive_int(seed, 'seed', 0),
       dtype=_float_dtype(dtype), num_bins=num_bins,
       prior_net=_choice(prior_net or coupling_net, COUPLING_NETS, 'prior_net'),
       dequantize_distribution=_choice(dequantize_distribution,

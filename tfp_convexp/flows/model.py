@@ -149,6 +149,14 @@ class DequantizedFlow(tfd.Distribution):
     with tf.control_dependencies(checks):
       return tf.identity(values)
 
+  def sample(self, sample_shape=(), seed=None, name='sample', **kwargs):
+    if not tf.is_tensor(sample_shape):
+      dims = np.asarray(sample_shape).reshape([-1])
+      if dims.size and (dims.dtype.kind not in 'iu' or (dims < 0).any()):
+        raise ValueError(f'{self.name}: sample_shape must be ints >= 0; got '
+                         f'{sample_shape!r}.')
+    return super().sample(sample_shape, seed=seed, name=name, **kwargs)
+
   def log_prob(self, value, name='log_prob', **kwargs):
     # TFP would cast a NumPy float array to int32 (3.5 -> 3, -0.5 -> 0)
     # before `_log_prob` sees it; check the values first, then cast.
@@ -161,6 +169,7 @@ class DequantizedFlow(tfd.Distribution):
   def _log_prob(self, x, seed=None, num_samples=1, base_noise=None,
                 samples_per_chunk=16):
     x = self._checked_images(x)
+    num_samples = self._checked_num_samples(num_samples)
     noise_seed, flow_seed = tfp.random.split_seed(
         tfp.random.sanitize_seed(seed, salt='dequantized_flow'), 2)
     chunked = (base_noise is None and isinstance(num_samples, int) and
@@ -215,10 +224,33 @@ class DequantizedFlow(tfd.Distribution):
         maximum_iterations=chunks)
     return top + tf.math.log(total) - math.log(num_samples)
 
+  def _checked_num_samples(self, num_samples):
+    """A count of importance samples: a Python int >= 1 (the bound's
+    `log K` and the chunking are static), or an int tensor checked at run
+    time under `validate_args`."""
+    if isinstance(num_samples, (int, np.integer)) and not isinstance(
+        num_samples, bool):
+      if num_samples < 1:
+        raise ValueError(f'{self.name}: num_samples must be an int >= 1; got '
+                         f'{num_samples!r}.')
+      return int(num_samples)
+    if not tf.is_tensor(num_samples) or not num_samples.dtype.is_integer:
+      raise TypeError(f'{self.name}: num_samples must be an int >= 1 (or an '
+                      f'int tensor); got {num_samples!r}.')
+    if self.validate_args:
+      with tf.control_dependencies([tf.debugging.assert_positive(
+          num_samples, message=f'{self.name}: num_samples must be >= 1.')]):
+        num_samples = tf.identity(num_samples)
+    return num_samples
+
   def _sample_n(self, n, seed=None, temperature=1.):
     latent_seed, flow_seed = tfp.random.split_seed(
         tfp.random.sanitize_seed(seed, salt='dequantized_flow_sample'), 2)
     temperature = self._checked_temperature(temperature)
+    if tf.get_static_value(n) is None:  # a count given at run time
+      with tf.control_dependencies([tf.debugging.assert_non_negative(
+          n, message=f'{self.name}: the number of samples must be >= 0.')]):
+        n = tf.identity(n)
     z = self._flow.distribution.sample(n, seed=latent_seed)
     if tf.get_static_value(n) is not None:
       return self.decode(z * temperature, seed=flow_seed)
