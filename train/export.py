@@ -1,6 +1,8 @@
 """`python -m train.export --workdir=W --export_dir=E`: a SavedModel.
 
-Signatures (all batch sizes; images are int32 in [0, bins)):
+Signatures (all batch sizes; images are int32 in [0, bins); the loaded
+object's functions also take uint8, int64, float32 and float64 images and
+refuse values that are not whole numbers in [0, bins)):
   log_prob(x)                    -> nats per image (lower bound, fixed seed)
   bits_per_dim(x)                -> bits/dim per image (same bound)
   sample(n, temperature, seed)   -> n int32 images (seed: int32 [2])
@@ -26,6 +28,40 @@ flags.DEFINE_string('export_dir', None, 'Where to write the SavedModel.',
                     required=True)
 flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
 FLAGS = flags.FLAGS
+
+
+# Image dtypes the loaded functions take (a restored function matches its
+# input's dtype exactly; with one int32 signature TensorFlow would cast a
+# NumPy float array to int32, 3.5 -> 3, without a word).
+IMAGE_DTYPES = (tf.uint8, tf.int32, tf.int64, tf.float32, tf.float64)
+
+
+def _for_every_image_dtype(function, image_shape, num_bins):
+  """`function` (of int32 images, traced once) for every `IMAGE_DTYPES`:
+  other dtypes are checked to hold whole numbers in [0, num_bins), then
+  cast."""
+
+  @tf.function
+  def checked(x):
+    if x.dtype != tf.int32:
+      values = tf.cast(x, tf.float64)  # exact for every pixel value
+      with tf.control_dependencies([
+          tf.debugging.assert_equal(
+              values, tf.floor(values),
+              message='pixel values must be whole numbers'),
+          tf.debugging.assert_greater_equal(
+              values, tf.constant(0., tf.float64),
+              message=f'pixel values must be in [0, {num_bins})'),
+          tf.debugging.assert_less(
+              values, tf.constant(num_bins, tf.float64),
+              message=f'pixel values must be in [0, {num_bins})')]):
+        x = tf.cast(values, tf.int32)
+    return function(x)
+
+  for dtype in IMAGE_DTYPES:
+    checked.get_concrete_function(tf.TensorSpec([None, *image_shape], dtype,
+                                                name='x'))
+  return checked
 
 
 class Exported(tf.Module):
@@ -61,14 +97,20 @@ class Exported(tf.Module):
     def decode(z):
       return model.decode(z)
 
-    self.log_prob, self.bits_per_dim, self.sample = log_prob, bits_per_dim, sample
-    self.encode, self.decode = encode, decode
+    bins = model.num_bins
+    self.log_prob = _for_every_image_dtype(log_prob, image_shape, bins)
+    self.bits_per_dim = _for_every_image_dtype(bits_per_dim, image_shape, bins)
+    self.encode = _for_every_image_dtype(encode, image_shape, bins)
+    self.sample, self.decode = sample, decode
 
 
 def export(model, image_shape, export_dir):
   module = Exported(model, image_shape)
-  signatures = {name: getattr(module, name) for name in (
-      'log_prob', 'bits_per_dim', 'sample', 'encode', 'decode')}
+  # The serving signatures take int32 images.
+  images = tf.TensorSpec([None, *image_shape], tf.int32, name='x')
+  signatures = {name: getattr(module, name).get_concrete_function(images)
+                for name in ('log_prob', 'bits_per_dim', 'encode')}
+  signatures.update(sample=module.sample, decode=module.decode)
   tf.saved_model.save(module, export_dir, signatures=signatures)
   return module
 
@@ -92,7 +134,12 @@ def main(argv):
     start = time.time()
     print(f'exporting step {step}: tracing log_prob, bits_per_dim, sample, '
           f'encode and decode, then writing the SavedModel ...', flush=True)
-    export(model, config['image_shape'], staging)
+    try:
+      export(model, config['image_shape'], staging)
+    except BaseException:  # Ctrl-C included: no half SavedModel left behind
+      if tf.io.gfile.exists(staging):
+        tf.io.gfile.rmtree(staging)
+      raise
     if tf.io.gfile.exists(FLAGS.export_dir):
       tf.io.gfile.rmtree(FLAGS.export_dir)
     tf.io.gfile.rename(staging, FLAGS.export_dir)
