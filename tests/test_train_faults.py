@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import programs
 from programs import call as _call
 from programs import copy_run
 from programs import env as _env
@@ -112,6 +113,10 @@ def test_a_damaged_latest_checkpoint_falls_back(finished_run, tmp_path, damage):
   assert f'test bits/dim at step {expected}' in proc.stdout
   if damage in ('truncated', 'flipped'):
     assert 'ckpt-4 is damaged' in proc.stderr
+  orphan = {'no_index': 4, 'half_written': 6}.get(damage)
+  if orphan:  # evaluate reads only; it names the orphan and leaves it
+    assert f'ckpt-{orphan} has data files but no .index' in proc.stderr
+    assert f'ckpt-{orphan}.data-00000-of-00001' in os.listdir(folder)
   out = _ok('train', f'--workdir={work}', '--max_steps=8',
             '--checkpoint_every=2', *TINY).stdout
   assert f'resumed from {folder}/ckpt-{expected} at step {expected}' in out
@@ -119,6 +124,10 @@ def test_a_damaged_latest_checkpoint_falls_back(finished_run, tmp_path, damage):
   if damage in ('truncated', 'flipped'):
     assert 'ckpt-4 is damaged' in out
     assert os.path.exists(os.path.join(folder, 'corrupt', 'ckpt-4.index'))
+  if orphan:  # set aside before its number is saved again
+    assert f'ckpt-{orphan} has data files but no .index' in out
+    assert os.path.exists(os.path.join(
+        folder, 'corrupt', f'ckpt-{orphan}.data-00000-of-00001'))
   assert not os.path.exists(os.path.join(folder, '.partial-6'))
 
 
@@ -151,6 +160,54 @@ def test_a_run_killed_while_saving_resumes(tmp_path):
   out = _ok('train', f'--workdir={work}', f'--max_steps={last + 2}',
             *TINY).stdout
   assert f'at step {last}' in out and f'done: {last + 2} steps' in out
+
+
+def _interrupt_when(args, line):
+  """Starts `python -m train *args`, sends SIGINT (Ctrl-C) once stdout
+  shows `line`; returns (exit code, stdout, stderr)."""
+  proc = subprocess.Popen([sys.executable, '-m', 'train', *args], cwd=ROOT,
+                          env=_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  out = []
+  for text in proc.stdout:
+    out.append(text)
+    if line in text:
+      proc.send_signal(signal.SIGINT)
+      break
+  rest, err = proc.communicate(timeout=300)
+  return proc.returncode, ''.join(out) + rest, err
+
+
+def test_ctrl_c_saves_the_step_and_the_rerun_finishes_the_run(tmp_path):
+  """Ctrl-C while training: a checkpoint of the step it stopped at, one
+  line, exit 130. Ctrl-C in the final evaluation: no final.json; the rerun
+  writes the final.json of the session that trained."""
+  work = str(tmp_path / 'run')
+  flags = [f'--workdir={work}', '--checkpoint_every=100000', *TINY]
+  code, _, err = _interrupt_when(['--max_steps=100000', *flags],
+                                 'compiled and ran in')
+  assert code == 130, err[-3000:]
+  assert 'Traceback' not in err, err[-3000:]
+  last = err.strip().splitlines()[-1]
+  assert last.startswith('interrupted at step '), err[-3000:]
+  at = int(last.split()[3].rstrip(';'))
+  assert at >= 1 and f'saved {work}/checkpoints/ckpt-{at}:' in last
+  assert os.path.exists(os.path.join(work, 'checkpoints', f'ckpt-{at}.index'))
+  code, out, err = _interrupt_when(
+      [f'--max_steps={at + 2}', '--eval_num_samples=64', *flags],
+      f'step {at + 2}: evaluating on the')
+  assert code == 130, err[-3000:]
+  assert f'resumed from {work}/checkpoints/ckpt-{at} at step {at}' in out
+  assert err.strip().splitlines()[-1] == (
+      f'interrupted during the final evaluation; the checkpoint of step '
+      f'{at + 2} is saved: run the same command again to evaluate it and '
+      f'write final.json')
+  assert not os.path.exists(os.path.join(work, 'final.json'))
+  out = _ok('train', f'--max_steps={at + 2}', *flags).stdout
+  assert f'done: {at + 2} steps' in out
+  final = json.load(open(os.path.join(work, 'final.json')))
+  assert final['step'] == at + 2 and final['started_at_step'] == at
+  assert final['seconds'] > 0.1 and final['train_bits_per_dim_last_epoch']
 
 
 def test_one_program_at_a_time_per_work_directory(finished_run, tmp_path):
@@ -225,6 +282,10 @@ def test_overwrite_keeps_other_files_and_the_old_run_until_a_checkpoint(
            message='before the first checkpoint')
     assert open(os.path.join(replaced, 'config.json')).read() == old_config
     assert os.path.exists(os.path.join(replaced, 'checkpoints', 'ckpt-4.index'))
+  # Without --overwrite, training on would discard the replaced run.
+  _fails('train', f'--workdir={work}', '--max_steps=4', '--mixing=1x1', *TINY,
+         message='an --overwrite run stopped before its first checkpoint')
+  assert os.path.exists(os.path.join(replaced, 'checkpoints', 'ckpt-4.index'))
   out = _ok('train', f'--workdir={work}', '--max_steps=2', '--overwrite',
             '--mixing=1x1', *TINY).stdout
   assert 'done: 2 steps' in out
@@ -270,13 +331,86 @@ def test_a_read_only_work_directory_exits_2(tmp_path, inside):
   assert f'{str(folder)!r} is not writable' in proc.stderr
 
 
-def test_a_corrupt_image_is_named(tmp_path):
+def test_image_folder_faults_are_named(tmp_path):
   folder = str(tmp_path / 'images')
-  _write_pngs(folder, [(8, 8, 3)] * 3)
+  _write_pngs(folder, [(8, 8, 3)] * 9)
+  flags = ['--dataset=folder', f'--image_folder={folder}',
+           f'--workdir={tmp_path}/run']
+  _fails('train', *flags, message='holds 9 images; its test split is every '
+                                  'tenth image')
+  _write_pngs(folder, [(8, 8, 3)] * 20)
+  out = _ok('train', *flags, '--max_steps=1', *TINY).stdout
+  assert 'folder: 18 train / 2 test images' in out
+  # Images added under a run: its data order and test figure would change.
+  _write_pngs(os.path.join(folder, 'more'), [(8, 8, 3)] * 10)
+  _fails('train', *flags, '--max_steps=2', *TINY,
+         message='the data: test_images: 2 -> 3')
+  wide = os.path.join(folder, 'more', 'wide.png')
+  tf.io.write_file(wide, tf.io.encode_png(tf.fill([8, 8, 3], tf.constant(
+      60000, tf.uint16))))
+  _fails('train', *flags, '--max_steps=2', *TINY,
+         message=f'{wide} is a 16-bit PNG')
   open(os.path.join(folder, '001.png'), 'wb').write(b'\x89PNG broken')
-  _fails('train', '--dataset=folder', f'--image_folder={folder}',
-         f'--workdir={tmp_path}/run', message=f'{folder}/001.png is not a '
-                                              f'readable image')
+  _fails('train', *flags, message=f'{folder}/001.png is not a readable image')
+
+
+def test_a_run_whose_last_files_were_cut_short_is_finished_again(
+    finished_run, tmp_path):
+  """A damaged TensorBoard record (a kill while writing, a full disk) and a
+  truncated final.json: the rerun evaluates the last checkpoint again and
+  writes the same final.json as the run that trained."""
+  work = copy_run(finished_run[0], tmp_path)
+  final_path = os.path.join(work, 'final.json')
+  final = json.load(open(final_path))
+  events = [os.path.join(work, 'tb', n) for n in os.listdir(
+      os.path.join(work, 'tb'))]
+  assert len(events) == 1
+  blob = open(events[0], 'rb').read()
+  open(events[0], 'wb').write(blob[:-7])
+  open(final_path, 'w').write(json.dumps(final)[:20])
+  out = _ok('train', f'--workdir={work}', *programs.FINISHED_RUN_ARGS).stdout
+  assert 'does not hold the result of step 4 (it is unreadable' in out
+  assert f'{events[0]}: record' in out and 'is unreadable' in out
+  again = json.load(open(final_path))
+  assert again == final
+  assert os.path.exists(os.path.join(work, 'bits_per_dim.png'))
+
+
+def test_sample_draws_in_batches_and_writes_as_it_goes(finished_run, tmp_path):
+  work = copy_run(finished_run[0], tmp_path)
+  _fails('train.sample', f'--workdir={work}', '--num=1025',
+         message='pass --npy=PATH to write all of them')
+  npy = str(tmp_path / 'many')
+  out = _ok('train.sample', f'--workdir={work}', '--num=1100',
+            '--batch_size=512', f'--npy={npy}').stdout
+  assert f'and {npy}.npy' in out
+  samples = np.load(npy + '.npy')
+  assert samples.shape == (1100, 8, 8, 1) and samples.dtype == np.int32
+  assert 0 <= samples.min() and samples.max() <= 16
+  # Batch i has its own seed; the first batch is what --num=512 draws.
+  _ok('train.sample', f'--workdir={work}', '--num=512', '--batch_size=512',
+      f'--npy={npy}_first')
+  np.testing.assert_array_equal(np.load(npy + '_first.npy'), samples[:512])
+  assert not np.array_equal(samples[:512], samples[512:1024])
+  assert not [n for n in os.listdir(tmp_path) if n.endswith('.partial')]
+
+
+def test_evaluate_estimates_many_samples_and_checks_the_image_shape(
+    finished_run, tmp_path):
+  work = copy_run(finished_run[0], tmp_path)
+  out = _ok('train.evaluate', f'--workdir={work}', '--num_samples=17',
+            '--nojit_compile').stdout
+  lines = out.splitlines()
+  estimate = [i for i, l in enumerate(lines) if l.startswith('  about ')]
+  progress = [i for i, l in enumerate(lines) if 'images,' in l]
+  assert estimate and progress and estimate[0] < progress[0], out
+  folder = str(tmp_path / 'wide')
+  _write_pngs(folder, [(16, 16, 1)] * 10)
+  config = json.load(open(os.path.join(work, 'config.json')))
+  config.update(dataset='folder', image_folder=folder)
+  json.dump(config, open(os.path.join(work, 'config.json'), 'w'))
+  _fails('train.evaluate', f'--workdir={work}',
+         message='has images of shape [16, 16, 1], but the run in')
 
 
 def _initial_weights(*args):

@@ -16,6 +16,7 @@ import shutil
 import tensorflow as tf
 
 _NAME = re.compile(r'^ckpt-(\d+)\.index$')
+_DATA = re.compile(r'^ckpt-(\d+)\.data-')
 CORRUPT_DIR = 'corrupt'
 
 
@@ -59,8 +60,12 @@ def quarantine(path):
   directory = os.path.join(os.path.dirname(path), CORRUPT_DIR)
   tf.io.gfile.makedirs(directory)
   for f in _files(path):
-    tf.io.gfile.rename(f, os.path.join(directory, os.path.basename(f)),
-                       overwrite=True)
+    target = os.path.join(directory, os.path.basename(f))
+    copies = 0
+    while tf.io.gfile.exists(target):  # set aside before under this name
+      copies += 1
+      target = os.path.join(directory, f'{os.path.basename(f)}.{copies}')
+    tf.io.gfile.rename(f, target)
 
 
 class Store(object):
@@ -137,20 +142,38 @@ def _write_state_file(directory):
   tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
 
 
+def _without_index(directory):
+  """Step numbers that have data files but no `.index`, newer than the
+  newest checkpoint: a save killed between its renames, or a lost file."""
+  if not tf.io.gfile.isdir(directory):
+    return []
+  found = {int(m.group(1)) for m in map(_DATA.match,
+                                        tf.io.gfile.listdir(directory)) if m}
+  newest = max(numbers(directory), default=-1)
+  return sorted(n for n in found if n > newest)
+
+
 def newest_intact(directory, log=print, set_aside=True):
   """The newest checkpoint in `directory` that reads back whole. Each damaged
-  newer one gets a message and, with `set_aside`, is moved into `corrupt/`
-  (so that its number is free and it is never read again)."""
+  newer one, and each newer step with data files but no `.index`, gets a
+  message and, with `set_aside`, is moved into `corrupt/` (so that its
+  number is free, its files are never overwritten and it is never read)."""
+  where = (f'; moved it to {os.path.join(directory, CORRUPT_DIR)}'
+           if set_aside else '')
+  for number in reversed(_without_index(directory)):
+    path = prefix(directory, number)
+    if set_aside:
+      quarantine(path)
+    log(f'checkpoint {path} has data files but no .index (a save that did '
+        f'not finish, or a lost file){where}; using an older one')
   for number in reversed(numbers(directory)):
     path = prefix(directory, number)
     try:
       verify(path)
       return path
     except CorruptCheckpoint as e:
-      where = ''
       if set_aside:
         quarantine(path)
-        where = f'; moved it to {os.path.join(directory, CORRUPT_DIR)}'
       log(f'checkpoint {path} is damaged ({e}){where}; using the previous '
           f'one')
   return None

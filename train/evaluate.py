@@ -28,6 +28,26 @@ flags.DEFINE_boolean('jit_compile', True, 'XLA-compile the evaluation.')
 FLAGS = flags.FLAGS
 
 
+# Importance samples above which the time is estimated before the work:
+# the first batch alone may take minutes.
+ESTIMATE_ABOVE = 16
+
+
+def _estimate(model, batch, num_images):
+  """Prints how long the evaluation will take, from one batch with one
+  importance sample (timed after compiling): the cost grows linearly with
+  the number of samples."""
+  one = evaluation.SplitBitsPerDim(model, 1, FLAGS.jit_compile)
+  one(batch, len(batch), FLAGS.seed)  # compiles
+  start = time.time()
+  one(batch, len(batch), FLAGS.seed)
+  per_pass = (time.time() - start) / len(batch)
+  print(f'  about {per_pass * num_images * FLAGS.num_samples:.0f} s for '
+        f'{num_images} images x {FLAGS.num_samples} samples (one sample of '
+        f'{len(batch)} images took {per_pass * len(batch):.2f} s), plus '
+        f'compiling', flush=True)
+
+
 @run_config.exits_2_on_usage_errors
 def main(argv):
   del argv
@@ -40,9 +60,17 @@ def main(argv):
                                    config.get('image_folder'))
     except ValueError as e:
       raise run_config.UsageError(str(e)) from e
+    if list(images.shape[1:]) != list(config['image_shape']):
+      raise run_config.UsageError(
+          f'the {FLAGS.split} split of --dataset={config["dataset"]} has '
+          f'images of shape {list(images.shape[1:])}, but the run in '
+          f'{FLAGS.workdir!r} models images of shape {config["image_shape"]} '
+          f'({run_config.CONFIG_FILE}).')
     start = time.time()
     print(f'evaluating step {step} on {len(images)} {FLAGS.split} images with '
           f'{FLAGS.num_samples} importance samples each ...', flush=True)
+    if FLAGS.num_samples > ESTIMATE_ABOVE:
+      _estimate(model, images[:FLAGS.batch_size], len(images))
 
     first = []  # (images, time) after the first batch, which compiles
 

@@ -38,26 +38,45 @@ def write_png(path, canvas):
   tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
-def read_scalars(tb_dir, tags):
+def read_scalars(tb_dir, tags, log=print):
   """`{tag: sorted [(step, value)]}` from the TensorBoard event files in
-  `tb_dir` (a resumed run's files included; the last value of a step wins)."""
+  `tb_dir` (a resumed run's files included; the last value of a step wins).
+
+  A file that ends in a damaged record (a process killed while writing it,
+  a disk that filled up) gives what it holds before that record; `log` says
+  which file and how many records were read.
+  """
   found = {tag: {} for tag in tags}
   for name in sorted(tf.io.gfile.listdir(tb_dir)):
     if not name.startswith('events'):
       continue
-    for event in tf.compat.v1.train.summary_iterator(f'{tb_dir}/{name}'):
+    path = f'{tb_dir}/{name}'
+    records = tf.compat.v1.train.summary_iterator(path)
+    read = 0
+    while True:
+      try:
+        event = next(records)
+      except StopIteration:
+        break
+      except tf.errors.DataLossError as e:
+        log(f'{path}: record {read + 1} is unreadable ({e.message.strip()}); '
+            f'using the {read} records before it')
+        break
+      read += 1
       for value in event.summary.value:
         if value.tag in found:
           found[value.tag][event.step] = float(tf.make_ndarray(value.tensor))
   return {tag: sorted(points.items()) for tag, points in found.items()}
 
 
-def bits_per_dim_plot(tb_dir, path, uniform_bits_per_dim=None):
-  """Writes a PNG of train and test bits/dim against step."""
+def bits_per_dim_plot(tb_dir, path, uniform_bits_per_dim=None, log=print):
+  """Writes a PNG of train and test bits/dim against step (`log` as in
+  `read_scalars`)."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  curves = read_scalars(tb_dir, ['train/bits_per_dim', 'test/bits_per_dim'])
+  curves = read_scalars(tb_dir, ['train/bits_per_dim', 'test/bits_per_dim'],
+                        log)
   figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
   for tag, style in (('train/bits_per_dim', '-'), ('test/bits_per_dim', 'o-')):
     if curves[tag]:

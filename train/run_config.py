@@ -6,6 +6,7 @@ sampling and export rebuild exactly that model from it.
 
 import contextlib
 import functools
+import hashlib
 import inspect
 import logging
 import math
@@ -15,6 +16,7 @@ import textwrap
 
 from absl import app
 from absl import flags
+import numpy as np
 
 from tfp_convexp import data
 from tfp_convexp import flows
@@ -148,9 +150,15 @@ def run_program(main, parser):
   os._exit(code or 0)  # pylint: disable=protected-access
 
 
+# The shell's exit code for a program stopped by Ctrl-C (128 + SIGINT).
+INTERRUPTED_EXIT_CODE = 130
+
+
 def exits_2_on_usage_errors(main):
   """Wraps a program's `main`: a UsageError becomes `error: ...` on stderr
-  and exit code 2 (absl would print the whole usage text)."""
+  and exit code 2 (absl would print the whole usage text); Ctrl-C becomes
+  one `interrupted ...` line (what was saved, if the program says) and exit
+  code 130, not a traceback."""
 
   @functools.wraps(main)
   def wrapped(argv):
@@ -162,6 +170,10 @@ def exits_2_on_usage_errors(main):
     except app.UsageError as e:
       print(f'error: {e}', file=sys.stderr)
       sys.exit(2)
+    except KeyboardInterrupt as e:
+      print(f'interrupted {e}' if str(e) else 'interrupted; nothing written',
+            file=sys.stderr)
+      sys.exit(INTERRUPTED_EXIT_CODE)
   return wrapped
 
 
@@ -351,6 +363,18 @@ def load(workdir):
 def save(workdir, config):
   """Writes the configuration atomically (a partial file is never left)."""
   workdir_lib.write_json(os.path.join(workdir, CONFIG_FILE), config)
+
+
+def data_record(train_images, test_images):
+  """What config.json records of the data a run trains on: a resume on
+  other data (images added to a folder, another tfds version) is refused
+  like a changed setting, since the data order and the test figure depend
+  on it."""
+  digest = hashlib.sha256()
+  for images in (train_images, test_images):
+    digest.update(memoryview(np.ascontiguousarray(images)).cast('B'))
+  return {'train_images': len(train_images), 'test_images': len(test_images),
+          'sha256': digest.hexdigest()}
 
 
 def differences(old, new):

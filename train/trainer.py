@@ -15,11 +15,13 @@ that restoring the last checkpoint `--max_restores` times did not cure).
 A `LOCK` file keeps a second program out of a work directory in use.
 Checkpoints are found from their files, written atomically, and a damaged
 one is set aside for the previous one; nothing in an existing work
-directory is replaced without `--overwrite`.
+directory is replaced without `--overwrite`. Ctrl-C saves a checkpoint of
+the step it stopped at and exits with code 130.
 """
 
 import collections
 import functools
+import json
 import math
 import os
 import shutil
@@ -38,6 +40,7 @@ from train import distribute
 from train import evaluation
 from train import images as image_lib
 from train import input_pipeline
+from train import interrupts as interrupts_lib
 from train import quiet
 from train import run_config
 from train import settings as settings_lib
@@ -141,6 +144,8 @@ flags.register_multi_flags_validator(
     '--strategy=tpu needs --tpu (a TPU name or address).')
 
 UsageError = run_config.UsageError
+# Beside the checkpoints: the training time and recent losses at the last one.
+PROGRESS_FILE = 'progress.json'
 
 HELP_GROUPS = {
     'model': ['model', *run_config.MODEL_FLAGS],
@@ -172,6 +177,16 @@ def _prepare_workdir(workdir, config, settings):
   """
   present = [n for n in os.listdir(workdir)
              if n not in (workdir_lib.LOCK_FILE, workdir_lib.REPLACED_DIR)]
+  replaced = os.path.join(workdir, workdir_lib.REPLACED_DIR)
+  if (not settings.overwrite and os.path.isdir(replaced) and
+      not checkpoints.numbers(os.path.join(workdir, 'checkpoints'))):
+    # Training on would discard the replaced run at the first checkpoint,
+    # though this command did not ask to replace anything.
+    raise UsageError(f'--workdir={workdir!r}: an --overwrite run stopped '
+                     f'before its first checkpoint, and the run it replaces '
+                     f'is kept in {replaced!r}. Pass --overwrite to replace '
+                     f'it again, or move the files of {replaced!r} back into '
+                     f'--workdir to resume that run.')
   if not present:
     return False
   if settings.overwrite:
@@ -195,6 +210,9 @@ def _prepare_workdir(workdir, config, settings):
                      f'model ({"; ".join(changed)}); pass --overwrite to '
                      f'replace it or choose another --workdir.')
   changed = settings.changed_from(old.get('training', {}))
+  if 'data' in old:  # recorded since the data check exists
+    changed += [f'the data: {d}' for d in run_config.differences(
+        old['data'], config['data'])]
   if changed and not settings.accept_changed_settings:
     raise UsageError(f'--workdir={workdir!r} holds a run started with other '
                      f'settings ({"; ".join(changed)}); resume with the same '
@@ -232,6 +250,7 @@ def prepare():
       raise UsageError(f'the {split} split of --dataset={config["dataset"]} '
                        f'has shape {images.shape}; expected [N > 0, '
                        f'{", ".join(map(str, config["image_shape"]))}].')
+  config['data'] = run_config.data_record(run.train_images, run.test_images)
   batch_size = settings.batch_size
   if batch_size > len(run.train_images):
     raise UsageError(f'--batch_size={batch_size} exceeds the '
@@ -394,11 +413,15 @@ def train(run):
           flush=True)
 
   final_path = os.path.join(workdir, 'final.json')
-  if int(step.numpy()) >= total_steps and os.path.exists(final_path):
+  if int(step.numpy()) >= total_steps and _has_result(final_path,
+                                                      int(step.numpy())):
     print(f'nothing to do: the run is at step {int(step.numpy())} of '
           f'{total_steps} and {final_path} holds its result (raise --epochs or '
           f'--max_steps to train on)', flush=True)
     return
+  # The progress record of the checkpoint this session starts from.
+  progress_path = os.path.join(ckpt_dir, PROGRESS_FILE)
+  before = _read_progress(progress_path, int(step.numpy())) if restored else {}
 
   if int(step.numpy()) == 0:
     _say('initialising ActNorm on the first batch')
@@ -428,6 +451,8 @@ def train(run):
             if run.chief else tf.summary.create_noop_writer())
 
   def evaluate():
+    _say(f'step {int(step.numpy())}: evaluating on the '
+         f'{len(run.test_images)} test images')
     test_bpd, _ = test_bits_per_dim(run.test_images, global_batch,
                                     settings.seed + 3)
     try:
@@ -460,10 +485,16 @@ def train(run):
           f'(importance samples: {settings.eval_num_samples})', flush=True)
     return test_bpd
 
+  saved = {}  # the progress record of this session's last checkpoint
+
   def save():
     store.save(int(step.numpy()))
+    saved.update(step=int(step.numpy()), started_at_step=first_step,
+                 seconds=time.time() - started,
+                 train_bits_per_dim=running[-steps_per_epoch:])
     if run.chief:  # a run replaced by --overwrite is superseded now
       workdir_lib.discard_set_aside(workdir)
+      workdir_lib.write_json(progress_path, saved)
 
   print(f'{config["dataset"]}: {len(run.train_images)} train / '
         f'{len(run.test_images)} test images of {image_shape}, {num_bins} '
@@ -474,78 +505,100 @@ def train(run):
   _say(f'compiling the training step{" (XLA)" if run.jit else ""}')
   nonfinite = 0
   restores = 0  # since the last new checkpoint
-  progbar, running, started = None, [], time.time()
+  progbar, started = None, time.time()
+  running = list(before.get('train_bits_per_dim', []))
   first_step = int(step.numpy())
   compiled = False  # the bar and its time estimate start after compiling
-  while int(step.numpy()) < total_steps:
-    current = int(step.numpy())
-    if progbar is None and compiled and settings.progress and run.chief:
-      bar_from = current % steps_per_epoch  # steps of the epoch before the bar
-      print(f'epoch {current // steps_per_epoch + 1}/{total_epochs}'
-            f'{f" from step {bar_from + 1}" if bar_from else ""}', flush=True)
-      progbar = keras.utils.Progbar(
-          steps_per_epoch - bar_from, stateful_metrics=['bits/dim', 'images/s'])
-      epoch_start = time.time()
-    images, noise = next(iterator)
-    loss, norm, applied = train_step(images, noise, batches,
-                                     tf.constant(poison(current)))
-    if not compiled:
-      compiled = True
-      print(f'step {current + 1}: compiled and ran in '
-            f'{time.time() - started:.0f} s', flush=True)
-    batches.assign_add(1)
-    loss = float(loss)
-    if not bool(applied):
-      nonfinite += 1
-      what = (f'loss ({loss})' if not math.isfinite(loss) else
-              f'gradient (norm {float(norm)})')
-      print(f'step {current}: non-finite {what}; step skipped '
-            f'({nonfinite} in a row)', flush=True)
-      if nonfinite >= settings.max_nonfinite:
-        _recover(store, step, batches, nonfinite, restores, settings)
-        restores += 1
-        nonfinite = 0
-      continue
-    nonfinite = 0
-    step.assign_add(1)
-    running.append(loss)
-    if int(step.numpy()) % settings.log_every == 0:
-      with writer.as_default(step=int(step.numpy())):
-        tf.summary.scalar('train/bits_per_dim', float(np.mean(running[-settings.log_every:])))
-        tf.summary.scalar('train/learning_rate', float(schedule(current)))
-        tf.summary.scalar('train/gradient_norm', float(norm))
-    if progbar is not None:
-      done = current % steps_per_epoch + 1 - bar_from
-      progbar.update(done, [
-          ('bits/dim', float(np.mean(running[-10:]))),
-          ('images/s', done * global_batch / (time.time() - epoch_start))])
-    if int(step.numpy()) % settings.checkpoint_every == 0:
-      save()
-      restores = 0
-    if int(step.numpy()) % steps_per_epoch == 0:
-      progbar = None
-      epoch = int(step.numpy()) // steps_per_epoch
-      if epoch % settings.eval_every == 0 and int(step.numpy()) < total_steps:
-        evaluate()
-  if progbar is not None:
-    sys.stdout.write('\n')
-  if replicas > 1:
-    print(f'replicas on this worker differ by at most '
-          f'{_replica_spread(strategy, state):g}', flush=True)
-  if checkpoints.numbers(ckpt_dir)[-1:] != [int(step.numpy())]:
-    save()
-  elapsed = time.time() - started
-  test_bpd = evaluate()
+  interrupts = interrupts_lib.Interrupts()
+  final_evaluation = False
+  with interrupts.installed():
+    try:
+      while int(step.numpy()) < total_steps:
+        evaluate_now = False
+        with interrupts.held():  # a step and its save are whole or not begun
+          current = int(step.numpy())
+          if progbar is None and compiled and settings.progress and run.chief:
+            bar_from = current % steps_per_epoch  # steps before the bar
+            print(f'epoch {current // steps_per_epoch + 1}/{total_epochs}'
+                  f'{f" from step {bar_from + 1}" if bar_from else ""}',
+                  flush=True)
+            progbar = keras.utils.Progbar(
+                steps_per_epoch - bar_from,
+                stateful_metrics=['bits/dim', 'images/s'])
+            epoch_start = time.time()
+          images, noise = next(iterator)
+          loss, norm, applied = train_step(images, noise, batches,
+                                           tf.constant(poison(current)))
+          if not compiled:
+            compiled = True
+            print(f'step {current + 1}: compiled and ran in '
+                  f'{time.time() - started:.0f} s', flush=True)
+          batches.assign_add(1)
+          loss = float(loss)
+          if not bool(applied):
+            nonfinite += 1
+            what = (f'loss ({loss})' if not math.isfinite(loss) else
+                    f'gradient (norm {float(norm)})')
+            print(f'step {current}: non-finite {what}; step skipped '
+                  f'({nonfinite} in a row)', flush=True)
+            if nonfinite >= settings.max_nonfinite:
+              _recover(store, step, batches, nonfinite, restores, settings)
+              restores += 1
+              nonfinite = 0
+            continue
+          nonfinite = 0
+          step.assign_add(1)
+          running.append(loss)
+          if int(step.numpy()) % settings.log_every == 0:
+            with writer.as_default(step=int(step.numpy())):
+              tf.summary.scalar('train/bits_per_dim',
+                                float(np.mean(running[-settings.log_every:])))
+              tf.summary.scalar('train/learning_rate', float(schedule(current)))
+              tf.summary.scalar('train/gradient_norm', float(norm))
+          if progbar is not None:
+            done = current % steps_per_epoch + 1 - bar_from
+            progbar.update(done, [
+                ('bits/dim', float(np.mean(running[-10:]))),
+                ('images/s', done * global_batch / (time.time() - epoch_start))])
+          if int(step.numpy()) % settings.checkpoint_every == 0:
+            save()
+            restores = 0
+          if int(step.numpy()) % steps_per_epoch == 0:
+            progbar = None
+            epoch = int(step.numpy()) // steps_per_epoch
+            evaluate_now = (epoch % settings.eval_every == 0 and
+                            int(step.numpy()) < total_steps)
+        if evaluate_now:
+          evaluate()
+      with interrupts.held():
+        if progbar is not None:
+          sys.stdout.write('\n')
+        if replicas > 1:
+          print(f'replicas on this worker differ by at most '
+                f'{_replica_spread(strategy, state):g}', flush=True)
+        if checkpoints.numbers(ckpt_dir)[-1:] != [int(step.numpy())]:
+          save()
+      # final.json describes the session that saved the last checkpoint
+      # (an earlier one, when this one only evaluates).
+      last = saved or before or dict(started_at_step=first_step,
+                                     seconds=time.time() - started)
+      started_at, elapsed = last['started_at_step'], last['seconds']
+      final_evaluation = True
+      test_bpd = evaluate()
+    except KeyboardInterrupt:
+      raise KeyboardInterrupt(_interrupted(
+          store, step, interrupts.torn, final_evaluation, save)) from None
   if run.chief:
     writer.flush()
     image_lib.bits_per_dim_plot(
         os.path.join(workdir, 'tb'), os.path.join(workdir, 'bits_per_dim.png'),
-        uniform_bits_per_dim=math.log2(num_bins))
+        uniform_bits_per_dim=math.log2(num_bins),
+        log=functools.partial(print, flush=True))
     workdir_lib.write_json(final_path, {
         'step': int(step.numpy()), 'test_bits_per_dim': test_bpd,
         'train_bits_per_dim_last_epoch': float(np.mean(
             running[-steps_per_epoch:])) if running else None,
-        'seconds': elapsed, 'started_at_step': first_step})
+        'seconds': elapsed, 'started_at_step': started_at})
   else:
     shutil.rmtree(os.path.join(workdir, 'tmp', distribute.task_id()),
                   ignore_errors=True)
@@ -555,6 +608,50 @@ def train(run):
                      f'Lower --lr or set --clip_grad_norm.')
   print(f'done: {int(step.numpy())} steps in {elapsed:.0f} s; final test '
         f'{test_bpd:.4f} bits/dim', flush=True)
+
+
+def _interrupted(store, step, torn, final_evaluation, save):
+  """Saves what a Ctrl-C left whole; returns what to tell the user."""
+  at = int(step.numpy())
+  if torn:
+    return (f'at step {at}, inside a step (Ctrl-C twice): nothing saved; '
+            f'the last checkpoint on disk is {store.latest()}')
+  if final_evaluation:
+    return (f'during the final evaluation; the checkpoint of step {at} is '
+            f'saved: run the same command again to evaluate it and write '
+            f'final.json')
+  if checkpoints.numbers(store.directory)[-1:] != [at]:
+    save()
+  return (f'at step {at}; saved {checkpoints.prefix(store.directory, at)}: '
+          f'run the same command again to resume')
+
+
+def _has_result(final_path, at_step):
+  """Whether `final_path` holds the result of step `at_step`; says why a
+  file that is there does not."""
+  if not os.path.exists(final_path):
+    return False
+  try:
+    result = workdir_lib.read_json(final_path)
+    if isinstance(result, dict) and result.get('step') == at_step:
+      return True
+    problem = f'it is of step {result.get("step") if isinstance(result, dict) else None}'
+  except UsageError as e:
+    problem = f'it is unreadable: {e.__cause__}'
+  print(f'{final_path} does not hold the result of step {at_step} ({problem});'
+        f' evaluating step {at_step} to write it again', flush=True)
+  return False
+
+
+def _read_progress(path, at_step):
+  """The record `save` wrote with the checkpoint of step `at_step`, or {}."""
+  try:
+    with open(path) as f:
+      progress = json.load(f)
+  except (OSError, ValueError):
+    return {}
+  return progress if (isinstance(progress, dict) and
+                      progress.get('step') == at_step) else {}
 
 
 def _recover(store, step, batches, nonfinite, restores, settings):

@@ -64,8 +64,14 @@ def folder_images(folder):
   images, first = [], None
   for path in paths:
     try:
-      image = tf.io.decode_image(tf.io.read_file(path),
-                                 expand_animations=False)
+      raw = tf.io.read_file(path)
+      # decode_image would scale 16 bits to 8 (keep the high byte) unasked.
+      if (raw.numpy()[:8] == b'\x89PNG\r\n\x1a\n' and
+          raw.numpy()[24:25] == b'\x10'):
+        raise ValueError(f'{path} is a 16-bit PNG; the image folder data set '
+                         f'holds 8-bit images (256 levels): convert it to 8 '
+                         f'bits per channel first.')
+      image = tf.io.decode_image(raw, expand_animations=False)
     except tf.errors.OpError as e:
       reason = re.sub(r'\{\{.*?\}\}\s*|\s*\[Op:.*$', '',
                       e.message.splitlines()[0])
@@ -101,6 +107,11 @@ def load_images(name, split, data_dir=None, folder=None):
     return photos.photos_split(split), photos.NUM_BINS
   if name == 'folder':
     images = folder_images(folder)
+    if split == 'test' and len(images) < 10:
+      raise ValueError(f'image folder {folder!r} holds {len(images)} images; '
+                       f'its test split is every tenth image (the 10th, '
+                       f'20th, ... in sorted path order), so it needs at '
+                       f'least 10.')
     test = np.arange(len(images)) % 10 == 9
     return images[test if split == 'test' else ~test], 256
   if name not in TFDS_SETS:
