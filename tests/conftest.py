@@ -16,11 +16,12 @@ hypothesis.settings.load_profile('default')
 @pytest.fixture(scope='session')
 def finished_run(tmp_path_factory):
   """`(workdir, process)`: `python -m train` with `FINISHED_RUN_ARGS`, run
-  once per test process; tests that change it work on `copy_run` of it."""
+  once per test process (`programs.run_timed`); tests that change it work
+  on `copy_run` of it."""
   import programs  # pylint: disable=g-import-not-at-top
   work = str(tmp_path_factory.mktemp('finished') / 'run')
-  proc = programs.run('train', f'--workdir={work}',
-                      *programs.FINISHED_RUN_ARGS)
+  proc = programs.run_timed('train', f'--workdir={work}',
+                            *programs.FINISHED_RUN_ARGS)
   return work, proc
 
 

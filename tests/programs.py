@@ -13,6 +13,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 from absl import flags
 from absl import logging as absl_logging
@@ -60,6 +62,30 @@ def python(*args, env_extra=None, check=True, timeout=600):
 def run(module, *args, **kwargs):
   """`python -m module *args`."""
   return python('-m', module, *args, **kwargs)
+
+
+def run_timed(module, *args, timeout=600):
+  """`run`, also timing how long the process outlives its last line:
+  `.seconds` for the whole run, `.exit_seconds` after the last line."""
+  start = time.monotonic()
+  with tempfile.TemporaryFile('w+') as err:
+    proc = subprocess.Popen([sys.executable, '-m', module, *args], cwd=ROOT,
+                            env=env(), stdout=subprocess.PIPE, stderr=err,
+                            text=True)
+    lines, last = [], start
+    for line in proc.stdout:
+      lines.append(line)
+      last = time.monotonic()
+    proc.wait(timeout=timeout)
+    end = time.monotonic()
+    err.seek(0)
+    done = subprocess.CompletedProcess([module, *args], proc.returncode,
+                                       ''.join(lines), err.read())
+  if done.returncode:
+    raise AssertionError(f'{module} {args} exited {done.returncode}:\n'
+                         f'{done.stdout[-3000:]}\n{done.stderr[-3000:]}')
+  done.seconds, done.exit_seconds = end - start, end - last
+  return done
 
 
 # `python -m <program>` -> the module that defines its flags and `main`.
@@ -110,6 +136,7 @@ def call(module, *args, check=True):
   except SystemExit as e:
     code = e.code if isinstance(e.code, int) else (e.code is not None)
   finally:
+    sys.modules['train.run_config'].release_kept()
     # The programs send logging to their work directory's log file.
     for handler in set(root.handlers) - set(handlers):
       handler.close()

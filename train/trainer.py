@@ -608,6 +608,7 @@ def train(run):
                      f'Lower --lr or set --clip_grad_norm.')
   print(f'done: {int(step.numpy())} steps in {elapsed:.0f} s; final test '
         f'{test_bpd:.4f} bits/dim', flush=True)
+  run_config.keep_until_exit(dict(locals()))
 
 
 def _interrupted(store, step, torn, final_evaluation, save):
