@@ -142,14 +142,13 @@ def _write_state_file(directory):
   tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
 
 
-def _without_index(directory):
+def _without_index(directory, newest):
   """Step numbers that have data files but no `.index`, newer than the
-  newest checkpoint: a save killed between its renames, or a lost file."""
+  checkpoint `newest`: a save killed between its renames, or a lost file."""
   if not tf.io.gfile.isdir(directory):
     return []
   found = {int(m.group(1)) for m in map(_DATA.match,
                                         tf.io.gfile.listdir(directory)) if m}
-  newest = max(numbers(directory), default=-1)
   return sorted(n for n in found if n > newest)
 
 
@@ -160,13 +159,14 @@ def newest_intact(directory, log=print, set_aside=True):
   number is free, its files are never overwritten and it is never read)."""
   where = (f'; moved it to {os.path.join(directory, CORRUPT_DIR)}'
            if set_aside else '')
-  for number in reversed(_without_index(directory)):
+  indexed = numbers(directory)
+  for number in reversed(_without_index(directory, max(indexed, default=-1))):
     path = prefix(directory, number)
     if set_aside:
       quarantine(path)
     log(f'checkpoint {path} has data files but no .index (a save that did '
         f'not finish, or a lost file){where}; using an older one')
-  for number in reversed(numbers(directory)):
+  for number in reversed(indexed):
     path = prefix(directory, number)
     try:
       verify(path)

@@ -36,27 +36,14 @@ FLAGS = flags.FLAGS
 IMAGE_DTYPES = (tf.uint8, tf.int32, tf.int64, tf.float32, tf.float64)
 
 
-def _for_every_image_dtype(function, image_shape, num_bins):
+def _for_every_image_dtype(function, image_shape, model):
   """`function` (of int32 images, traced once) for every `IMAGE_DTYPES`:
-  other dtypes are checked to hold whole numbers in [0, num_bins), then
-  cast."""
+  other dtypes go through the model's own check of pixel values (whole
+  numbers in [0, bins)) before the cast."""
 
   @tf.function
   def checked(x):
-    if x.dtype != tf.int32:
-      values = tf.cast(x, tf.float64)  # exact for every pixel value
-      with tf.control_dependencies([
-          tf.debugging.assert_equal(
-              values, tf.floor(values),
-              message='pixel values must be whole numbers'),
-          tf.debugging.assert_greater_equal(
-              values, tf.constant(0., tf.float64),
-              message=f'pixel values must be in [0, {num_bins})'),
-          tf.debugging.assert_less(
-              values, tf.constant(num_bins, tf.float64),
-              message=f'pixel values must be in [0, {num_bins})')]):
-        x = tf.cast(values, tf.int32)
-    return function(x)
+    return function(x if x.dtype == tf.int32 else model.integer_images(x))
 
   for dtype in IMAGE_DTYPES:
     checked.get_concrete_function(tf.TensorSpec([None, *image_shape], dtype,
@@ -97,10 +84,10 @@ class Exported(tf.Module):
     def decode(z):
       return model.decode(z)
 
-    bins = model.num_bins
-    self.log_prob = _for_every_image_dtype(log_prob, image_shape, bins)
-    self.bits_per_dim = _for_every_image_dtype(bits_per_dim, image_shape, bins)
-    self.encode = _for_every_image_dtype(encode, image_shape, bins)
+    self.log_prob = _for_every_image_dtype(log_prob, image_shape, model)
+    self.bits_per_dim = _for_every_image_dtype(bits_per_dim, image_shape,
+                                               model)
+    self.encode = _for_every_image_dtype(encode, image_shape, model)
     self.sample, self.decode = sample, decode
 
 

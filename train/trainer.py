@@ -21,7 +21,6 @@ the step it stopped at and exits with code 130.
 
 import collections
 import functools
-import json
 import math
 import os
 import shutil
@@ -496,6 +495,10 @@ def train(run):
       workdir_lib.discard_set_aside(workdir)
       workdir_lib.write_json(progress_path, saved)
 
+  def save_unless_saved():
+    if checkpoints.numbers(ckpt_dir)[-1:] != [int(step.numpy())]:
+      save()
+
   print(f'{config["dataset"]}: {len(run.train_images)} train / '
         f'{len(run.test_images)} test images of {image_shape}, {num_bins} '
         f'levels; model {settings.model} ({_model_summary(config["model"])}), '
@@ -576,8 +579,7 @@ def train(run):
         if replicas > 1:
           print(f'replicas on this worker differ by at most '
                 f'{_replica_spread(strategy, state):g}', flush=True)
-        if checkpoints.numbers(ckpt_dir)[-1:] != [int(step.numpy())]:
-          save()
+        save_unless_saved()
       # final.json describes the session that saved the last checkpoint
       # (an earlier one, when this one only evaluates).
       last = saved or before or dict(started_at_step=first_step,
@@ -587,7 +589,8 @@ def train(run):
       test_bpd = evaluate()
     except KeyboardInterrupt:
       raise KeyboardInterrupt(_interrupted(
-          store, step, interrupts.torn, final_evaluation, save)) from None
+          store, step, interrupts.torn, final_evaluation,
+          save_unless_saved)) from None
   if run.chief:
     writer.flush()
     image_lib.bits_per_dim_plot(
@@ -611,7 +614,7 @@ def train(run):
   run_config.keep_until_exit(dict(locals()))
 
 
-def _interrupted(store, step, torn, final_evaluation, save):
+def _interrupted(store, step, torn, final_evaluation, save_unless_saved):
   """Saves what a Ctrl-C left whole; returns what to tell the user."""
   at = int(step.numpy())
   if torn:
@@ -621,8 +624,7 @@ def _interrupted(store, step, torn, final_evaluation, save):
     return (f'during the final evaluation; the checkpoint of step {at} is '
             f'saved: run the same command again to evaluate it and write '
             f'final.json')
-  if checkpoints.numbers(store.directory)[-1:] != [at]:
-    save()
+  save_unless_saved()
   return (f'at step {at}; saved {checkpoints.prefix(store.directory, at)}: '
           f'run the same command again to resume')
 
@@ -636,7 +638,8 @@ def _has_result(final_path, at_step):
     result = workdir_lib.read_json(final_path)
     if isinstance(result, dict) and result.get('step') == at_step:
       return True
-    problem = f'it is of step {result.get("step") if isinstance(result, dict) else None}'
+    found = result.get('step') if isinstance(result, dict) else None
+    problem = f'it is of step {found}'
   except UsageError as e:
     problem = f'it is unreadable: {e.__cause__}'
   print(f'{final_path} does not hold the result of step {at_step} ({problem});'
@@ -647,9 +650,8 @@ def _has_result(final_path, at_step):
 def _read_progress(path, at_step):
   """The record `save` wrote with the checkpoint of step `at_step`, or {}."""
   try:
-    with open(path) as f:
-      progress = json.load(f)
-  except (OSError, ValueError):
+    progress = workdir_lib.read_json(path)
+  except UsageError:  # missing or unreadable: the figures start anew
     return {}
   return progress if (isinstance(progress, dict) and
                       progress.get('step') == at_step) else {}

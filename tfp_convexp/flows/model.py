@@ -157,13 +157,19 @@ class DequantizedFlow(tfd.Distribution):
                          f'{sample_shape!r}.')
     return super().sample(sample_shape, seed=seed, name=name, **kwargs)
 
+  def integer_images(self, x):
+    """`x` as int32 images, its values checked first (under `validate_args`):
+    for inputs of another dtype, which a plain cast would truncate (3.5 -> 3)
+    or wrap."""
+    return tf.cast(self._checked_images(x), tf.int32)
+
   def log_prob(self, value, name='log_prob', **kwargs):
     # TFP would cast a NumPy float array to int32 (3.5 -> 3, -0.5 -> 0)
     # before `_log_prob` sees it; check the values first, then cast.
     if not tf.is_tensor(value):
       value = tf.convert_to_tensor(value)
       if value.dtype.is_floating:
-        value = tf.cast(self._checked_images(value), tf.int32)
+        value = self.integer_images(value)
     return super().log_prob(value, name=name, **kwargs)
 
   def _log_prob(self, x, seed=None, num_samples=1, base_noise=None,
