@@ -9,6 +9,9 @@ from tfp_convexp.bijectors.periodic import PeriodicConv
 from tfp_convexp.bijectors.woodbury import Woodbury
 from tfp_convexp.bijectors.graph_convolution_exponential import GraphConvolutionExponential
 from tfp_convexp.bijectors.actnorm import ActNorm
+from tfp_convexp.bijectors.graph_coupling import GraphAffineCoupling
+from tfp_convexp.bijectors.graph_nodes import GraphActNorm
+from tfp_convexp.bijectors.graph_nodes import NodeLinear
 from tfp_convexp.bijectors.affine_coupling import AffineCoupling
 from tfp_convexp.bijectors.sylvester import ConvolutionalSylvester
 from tfp_convexp.bijectors.sylvester import GeneralizedSylvester

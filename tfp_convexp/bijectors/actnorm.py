@@ -6,10 +6,87 @@ import tensorflow as tf
 from tfp_convexp.bijectors.internal import base
 from tfp_convexp.bijectors.internal import image_events
 
-__all__ = ['ActNorm']
+__all__ = ['ActNorm', 'DataDependentInit']
 
 
-class ActNorm(base.ImageBijector):
+class DataDependentInit(object):
+  """`loc` and `log_scale`, set once from the first forward batch.
+
+  Mixed into `ActNorm` (per channel of images) and `GraphActNorm` (per
+  feature over the real nodes of graphs), which say how to take the batch's
+  moments; the rules of the class docstring of `ActNorm` hold for both.
+  """
+
+  def _create_affine_variables(self, size, data_init, dtype):
+    np_dtype = dtype.as_numpy_dtype
+    self._loc = tf.Variable(np.zeros(size, np_dtype), name='loc')
+    self._log_scale = tf.Variable(np.zeros(size, np_dtype), name='log_scale')
+    self._initialized = tf.Variable(not data_init, trainable=False,
+                                    name='initialized')
+
+  @property
+  def loc(self):
+    return self._loc
+
+  @property
+  def log_scale(self):
+    return self._log_scale
+
+  @property
+  def initialized(self):
+    return self._initialized
+
+  def _initialize(self, moments):
+    mean, variance, empty = moments()
+    finite = tf.reduce_all(tf.math.is_finite(mean)) & tf.reduce_all(
+        tf.math.is_finite(variance))
+    # Non-finite statistics would be stored for good: refuse them (eagerly
+    # and in graphs), and where asserts are dropped (XLA) leave the layer
+    # uninitialised so that the next batch initialises it. An empty batch
+    # has no statistics and leaves it uninitialised too.
+    check = tf.debugging.Assert(finite | empty, [
+        f'{type(self).__name__} {self.name!r}: the data-dependent '
+        f'initialisation batch has non-finite values; initialise on finite '
+        f'data.'])
+    ok = finite & ~empty
+    with tf.control_dependencies([check]):
+      return tf.group(
+          self._loc.assign(tf.where(ok, -mean, self._loc)),
+          self._log_scale.assign(tf.where(
+              ok, -tf.math.log(tf.sqrt(variance) + 1e-6), self._log_scale)),
+          self._initialized.assign(ok))
+
+  def _initialized_now(self):
+    """Whether the layer is initialised now, also while a function is traced
+    (None in a graph without eager execution)."""
+    with tf.init_scope():
+      if tf.executing_eagerly():
+        return bool(tf.convert_to_tensor(self._initialized).numpy())
+    return None
+
+  def _initialization(self, moments):
+    """The control dependencies of a forward pass: the initialisation from
+    `moments()` (`(mean, variance, empty)`) while the layer has none, else
+    nothing, so that a forward pass is a pure function of its input."""
+    ready = self._initialized_now()
+    if ready:
+      return []
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+      if ready is False:
+        raise ValueError(
+            f'{type(self).__name__} {self.name!r}: not initialised, and the '
+            f'first call is inside strategy.run with '
+            f'{context.num_replicas_in_sync} replicas, where each replica '
+            f'would initialise from its own shard. Call the model (e.g. '
+            f'log_prob) once on the first global batch under '
+            f'strategy.scope(), outside strategy.run, first.')
+      return []
+    return [tf.cond(self._initialized, tf.no_op,
+                    lambda: self._initialize(moments))]
+
+
+class ActNorm(DataDependentInit, base.ImageBijector):
   r"""Per-channel affine normalisation (Glow's actnorm).
 
   ```none
@@ -67,12 +144,7 @@ class ActNorm(base.ImageBijector):
     with tf.name_scope(name) as name:
       self._event_shape = image_events.image_event_shape(event_shape, layer)
       dtype = image_events.float_dtype(dtype, layer)
-      c = self._event_shape[-1]
-      self._loc = tf.Variable(np.zeros(c, dtype.as_numpy_dtype), name='loc')
-      self._log_scale = tf.Variable(np.zeros(c, dtype.as_numpy_dtype),
-                                    name='log_scale')
-      self._initialized = tf.Variable(not data_init, trainable=False,
-                                      name='initialized')
+      self._create_affine_variables(self._event_shape[-1], data_init, dtype)
       # With data_init the log-det depends on the first batch.
       super().__init__(
           is_constant_jacobian=not data_init,
@@ -81,67 +153,16 @@ class ActNorm(base.ImageBijector):
           parameters=parameters,
           name=name)
 
-  @property
-  def loc(self):
-    return self._loc
-
-  @property
-  def log_scale(self):
-    return self._log_scale
-
-  @property
-  def initialized(self):
-    return self._initialized
-
-  def _initialize(self, x):
-    flat = tf.reshape(x, [-1, self._event_shape[-1]])
-    mean, variance = tf.nn.moments(flat, axes=[0])
-    finite = tf.reduce_all(tf.math.is_finite(mean)) & tf.reduce_all(
-        tf.math.is_finite(variance))
-    empty = tf.equal(tf.size(flat), 0)
-    # Non-finite statistics would be stored for good: refuse them (eagerly
-    # and in graphs), and where asserts are dropped (XLA) leave the layer
-    # uninitialised so that the next batch initialises it. An empty batch
-    # has no statistics and leaves it uninitialised too.
-    check = tf.debugging.Assert(finite | empty, [
-        f'{type(self).__name__} {self.name!r}: the data-dependent '
-        f'initialisation batch has non-finite values; initialise on finite '
-        f'data.'])
-    ok = finite & ~empty
-    with tf.control_dependencies([check]):
-      return tf.group(
-          self._loc.assign(tf.where(ok, -mean, self._loc)),
-          self._log_scale.assign(tf.where(
-              ok, -tf.math.log(tf.sqrt(variance) + 1e-6), self._log_scale)),
-          self._initialized.assign(ok))
-
-  def _initialized_now(self):
-    """Whether the layer is initialised now, also while a function is traced
-    (None in a graph without eager execution)."""
-    with tf.init_scope():
-      if tf.executing_eagerly():
-        return bool(tf.convert_to_tensor(self._initialized).numpy())
-    return None
-
   def _forward(self, x):
     x = image_events.check_image_input(x, self._event_shape,
                                        type(self).__name__, self.validate_args)
-    ready = self._initialized_now()
-    if ready:  # no initialisation in the graph: a pure function of x
-      return (x + self._loc) * tf.exp(self._log_scale)
-    context = tf.distribute.get_replica_context()
-    if context is not None and context.num_replicas_in_sync > 1:
-      if ready is False:
-        raise ValueError(
-            f'{type(self).__name__} {self.name!r}: not initialised, and the '
-            f'first call is inside strategy.run with '
-            f'{context.num_replicas_in_sync} replicas, where each replica '
-            f'would initialise from its own shard. Call the model (e.g. '
-            f'log_prob) once on the first global batch under '
-            f'strategy.scope(), outside strategy.run, first.')
-      return (x + self._loc) * tf.exp(self._log_scale)
-    init = tf.cond(self._initialized, tf.no_op, lambda: self._initialize(x))
-    with tf.control_dependencies([init]):
+
+    def moments():
+      flat = tf.reshape(x, [-1, self._event_shape[-1]])
+      mean, variance = tf.nn.moments(flat, axes=[0])
+      return mean, variance, tf.equal(tf.size(flat), 0)
+
+    with tf.control_dependencies(self._initialization(moments)):
       return (x + self._loc) * tf.exp(self._log_scale)
 
   def _inverse(self, y):

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfp_convexp.bijectors.internal import arguments
 from tfp_convexp.bijectors.internal import base
+from tfp_convexp.bijectors.internal import graph_events
 from tfp_convexp import ops
 from tfp_convexp.bijectors.internal import image_events
 
@@ -136,51 +137,21 @@ class GraphConvolutionExponential(base.OwnsVariables):
     return norms[0] + self._adjacency_norm_bound * norms[1]
 
 
+  @property
+  def call_keywords(self):
+    return graph_events.GRAPH_KEYWORDS
+
   def _graph(self, x, adjacency, node_mask):
-    """Checked `x`, masked `A` and the per-graph node counts."""
-    layer = type(self).__name__
-    n, f = self._num_nodes, self._num_features
-    if x.shape.rank is not None and (
-        x.shape.rank < 2 or tuple(x.shape[-2:]) != (n, f)):
-      raise ValueError(f'{layer}: expected node features of shape '
-                       f'[..., {n}, {f}]; got {x.shape}.')
-    if adjacency is None:
-      raise ValueError(f'{layer}: pass the adjacency, e.g. '
-                       f'forward(x, adjacency=a) with a of shape [..., {n}, {n}].')
-    adjacency = tf.convert_to_tensor(adjacency, dtype=x.dtype)
-    if adjacency.shape.rank is not None and (
-        adjacency.shape.rank < 2 or tuple(adjacency.shape[-2:]) != (n, n)):
-      raise ValueError(f'{layer}: expected an adjacency of shape [..., {n}, '
-                       f'{n}]; got {adjacency.shape}.')
-    if node_mask is None:
-      count = tf.constant(float(n), x.dtype)
+    """Checked `x`, masked `A`, the mask (None without one) and the
+    per-graph node counts."""
+    x, adjacency, mask, count = graph_events.checked_graph(
+        type(self).__name__, x, self._num_nodes, self._num_features,
+        adjacency, node_mask, self.validate_args)
+    if node_mask is None:  # the series skips the masking
       mask = None
-    else:
-      mask = tf.convert_to_tensor(node_mask, dtype=x.dtype)
-      if mask.shape.rank is not None and (
-          mask.shape.rank < 1 or mask.shape[-1] != n):
-        raise ValueError(f'{layer}: expected a node_mask of shape [..., {n}]; '
-                         f'got {mask.shape}.')
-      adjacency = adjacency * mask[..., :, None] * mask[..., None, :]
-      count = tf.reduce_sum(mask, axis=-1)
     if self.validate_args:
-      x = tf.debugging.assert_all_finite(x, f'{layer}: input has non-finite '
-                                            f'values.')
-      # Before the norm, which a NaN would fail as if it were too large.
-      adjacency = tf.debugging.assert_all_finite(
-          adjacency, f'{layer}: the adjacency has non-finite values (after '
-                     f'the node_mask).')
-      # The exact norm, not the certified upper bound: Gram iteration
-      # overestimates repeated singular values (1.01 for the identity).
-      norm = tf.linalg.svd(adjacency, compute_uv=False)[..., 0]
-      eps = np.finfo(x.dtype.as_numpy_dtype).eps
-      limit = self._adjacency_norm_bound * (1. + 64. * n * eps)
-      with tf.control_dependencies([tf.debugging.assert_less_equal(
-          norm, tf.constant(limit, norm.dtype),
-          message=f'{layer}: ||A||_2 exceeds adjacency_norm_bound='
-                  f'{self._adjacency_norm_bound}; normalise the adjacency '
-                  f'(x: its largest singular value).')]):
-        adjacency = tf.identity(adjacency)
+      adjacency = graph_events.checked_adjacency_norm(
+          adjacency, self._adjacency_norm_bound, type(self).__name__)
     return x, adjacency, mask, count
 
   def _parameter_control_dependencies(self, is_init):

@@ -1,4 +1,5 @@
-"""Whole image density models: multiscale flows, split priors, dequantization."""
+"""Whole density models: multiscale image flows (split priors,
+dequantization) and graph normalizing flows."""
 
 from tfp_convexp.flows.builder import COUPLING_NETS
 from tfp_convexp.flows.builder import count_parameters
@@ -14,6 +15,12 @@ from tfp_convexp.flows.configs import parameter_count
 from tfp_convexp.flows.configs import TRAINING_KEYS
 from tfp_convexp.flows.dequantization import UniformDequantizer
 from tfp_convexp.flows.dequantization import VariationalDequantizer
+from tfp_convexp.flows.graph_flow import GRAPH_MIXINGS
+from tfp_convexp.flows.graph_flow import GraphFlow
+from tfp_convexp.flows.graph_flow import GraphFlowBijector
+from tfp_convexp.flows.graph_flow import make_graph_flow
+from tfp_convexp.flows.graph_flow import nats_per_node
+from tfp_convexp.flows.graph_flow import normalized_adjacency
 from tfp_convexp.flows.model import bits_per_dim
 from tfp_convexp.flows.model import DequantizedFlow
 from tfp_convexp.flows.multiscale import Level

@@ -48,26 +48,26 @@ def call_kwargs(layers, owner, seed=None, **keywords):
   return out
 
 
-def forward(layers, x, log_det, kwargs):
+def forward(layers, x, log_det, kwargs, event_ndims=3):
   """`x` through `layers` in order, and `log_det` plus their log-dets (per
   batch member; one network pass for layers that compute both together,
-  via TFP's cache)."""
+  via TFP's cache). `event_ndims`: 3 for images, 2 for graphs' nodes."""
   for layer, kw in zip(layers, kwargs):
     y = layer.forward(x, **kw)
     log_det += tf.broadcast_to(
-        layer.forward_log_det_jacobian(x, event_ndims=3, **kw),
+        layer.forward_log_det_jacobian(x, event_ndims=event_ndims, **kw),
         tf.shape(log_det))
     x = y
   return x, log_det
 
 
-def inverse(layers, y, log_det, kwargs):
+def inverse(layers, y, log_det, kwargs, event_ndims=3):
   """`y` back through `layers` in reverse order, and `log_det` plus their
   inverse log-dets."""
   for layer, kw in zip(layers[::-1], kwargs[::-1]):
     x = layer.inverse(y, **kw)
     log_det += tf.broadcast_to(
-        layer.inverse_log_det_jacobian(y, event_ndims=3, **kw),
+        layer.inverse_log_det_jacobian(y, event_ndims=event_ndims, **kw),
         tf.shape(log_det))
     y = x
   return y, log_det

@@ -10,6 +10,7 @@ from tfp_convexp.nets.lipschitz import CertifiedConv2D
 from tfp_convexp.nets.lipschitz import LipSwish
 from tfp_convexp.nets.lipschitz import LipschitzResidualNet
 from tfp_convexp.nets.masked import MaskedConv2D
+from tfp_convexp.nets.message_passing import MessagePassingNet
 from tfp_convexp.nets.masked import MaskedDense
 from tfp_convexp.nets.convnets import PlainConvNet
 from tfp_convexp.nets.convnets import ResidualConvNet

@@ -34,6 +34,10 @@ class ChannelLinear(base.ImageBijector):
     """The `C x C` matrix `W` (output channel, input channel)."""
     raise NotImplementedError
 
+  def log_abs_det_matrix(self):
+    """`log|det W|`, a scalar: the log-det per pixel."""
+    return self._log_abs_det_matrix()
+
   def _apply_inverse_matrix(self, y):
     """`W^-1` applied along the last axis of `y`."""
     raise NotImplementedError
