@@ -84,7 +84,7 @@ def test_graph_actnorm_initialises_from_real_nodes_only():
 
 
 # The quick tier checks the cheapest whole model; the full suite every
-# mixing, compiling the paper's under XLA.
+# mixing. XLA: test_a_graph_flow_trains_exports_and_runs_under_xla.
 @pytest.mark.parametrize('mixing', [
     m if m == 'none' else pytest.param(m, marks=pytest.mark.slow)
     for m in sorted(flows.GRAPH_MIXINGS)])
@@ -93,8 +93,7 @@ def test_whole_graph_flow_oracle(mixing):
   data = _inputs(rng, 3, 5, 4)
   model = _model(5, 4, mixing, data=data)
   x, kwargs = data
-  oracle.check_bijector(model.bijector, x, check_xla=mixing == 'graph_convexp',
-                        kwargs=kwargs)
+  oracle.check_bijector(model.bijector, x, check_xla=False, kwargs=kwargs)
 
 
 @hypothesis.settings(max_examples=8, deadline=None)
