@@ -12,7 +12,27 @@ from tfp_convexp.bijectors.internal import image_events
 __all__ = ['GraphActNorm', 'NodeLinear']
 
 
-class GraphActNorm(actnorm.DataDependentInit, base.OwnsVariables):
+class _NodeWise(base.OwnsVariables):
+  """Base of the layers that act on each node alone: they need only the
+  node mask (for the node counts of their log-dets) and keep padded nodes
+  unchanged. Subclasses set `_num_nodes` and `_num_features`."""
+
+  @property
+  def call_keywords(self):
+    return frozenset({'node_mask'})
+
+  def _graph(self, x, node_mask):
+    """`x` checked, the mask `[..., N, 1]` and the node counts."""
+    x, _, mask, count = graph_events.checked_graph(
+        type(self).__name__, x, self._num_nodes, self._num_features, None,
+        node_mask, self.validate_args, need_adjacency=False)
+    return x, mask[..., None], count
+
+  def _inverse_log_det_jacobian(self, y, adjacency=None, node_mask=None):
+    return -self._forward_log_det_jacobian(y, adjacency, node_mask)
+
+
+class GraphActNorm(actnorm.DataDependentInit, _NodeWise):
   r"""Per-feature affine normalisation of node features, blind to padding.
 
   ```none
@@ -70,16 +90,6 @@ class GraphActNorm(actnorm.DataDependentInit, base.OwnsVariables):
           parameters=parameters,
           name=name)
 
-  @property
-  def call_keywords(self):
-    return frozenset({'node_mask'})
-
-  def _graph(self, x, node_mask):
-    x, _, mask, count = graph_events.checked_graph(
-        type(self).__name__, x, self._num_nodes, self._num_features, None,
-        node_mask, self.validate_args, need_adjacency=False)
-    return x, mask[..., None], count
-
   def _forward(self, x, adjacency=None, node_mask=None):
     del adjacency  # unused (see the class docstring)
     x, mask, _ = self._graph(x, node_mask)
@@ -110,12 +120,8 @@ class GraphActNorm(actnorm.DataDependentInit, base.OwnsVariables):
     _, _, count = self._graph(x, node_mask)
     return count * tf.reduce_sum(self._log_scale)
 
-  def _inverse_log_det_jacobian(self, y, adjacency=None, node_mask=None):
-    del adjacency  # unused (see the class docstring)
-    return -self._forward_log_det_jacobian(y, node_mask=node_mask)
 
-
-class NodeLinear(base.OwnsVariables):
+class NodeLinear(_NodeWise):
   r"""One learned `F x F` matrix applied to the features of every node.
 
   ```none
@@ -175,19 +181,9 @@ class NodeLinear(base.OwnsVariables):
           parameters=parameters,
           name=name)
 
-  @property
-  def call_keywords(self):
-    return frozenset({'node_mask'})
-
   def matrix(self):
     """`W` (output feature, input feature)."""
     return self._pixels.matrix()
-
-  def _graph(self, x, node_mask):
-    x, _, mask, count = graph_events.checked_graph(
-        type(self).__name__, x, self._num_nodes, self._num_features, None,
-        node_mask, self.validate_args, need_adjacency=False)
-    return x, mask[..., None], count
 
   def _forward(self, x, adjacency=None, node_mask=None):
     del adjacency  # unused (see the class docstring)
@@ -205,7 +201,3 @@ class NodeLinear(base.OwnsVariables):
     del adjacency  # unused (see the class docstring)
     _, _, count = self._graph(x, node_mask)
     return count * self._pixels.log_abs_det_matrix()
-
-  def _inverse_log_det_jacobian(self, y, adjacency=None, node_mask=None):
-    del adjacency  # unused (see the class docstring)
-    return -self._forward_log_det_jacobian(y, node_mask=node_mask)
