@@ -41,7 +41,9 @@ def _model(n, f, mixing, seed=0, dtype=tf.float64, n_steps=2, data=None):
   return model
 
 
-@pytest.mark.parametrize('dtype', [tf.float32, tf.float64])
+# The quick tier: float64; the full suite adds float32 with XLA.
+@pytest.mark.parametrize('dtype', [
+    pytest.param(tf.float32, marks=pytest.mark.slow), tf.float64])
 def test_node_layers_oracle(dtype):
   rng = np.random.default_rng(0)
   x, kwargs = _inputs(rng, 3, 5, 4, dtype)
@@ -83,11 +85,10 @@ def test_graph_actnorm_initialises_from_real_nodes_only():
   np.testing.assert_array_equal(z[0, 2:], 100.)  # padded nodes unchanged
 
 
-# The quick tier checks the cheapest whole model; the full suite every
-# mixing. XLA: test_a_graph_flow_trains_exports_and_runs_under_xla.
-@pytest.mark.parametrize('mixing', [
-    m if m == 'none' else pytest.param(m, marks=pytest.mark.slow)
-    for m in sorted(flows.GRAPH_MIXINGS)])
+# Whole models in the quick tier: the permutation property below. XLA:
+# test_a_graph_flow_trains_exports_and_runs_under_xla.
+@pytest.mark.slow
+@pytest.mark.parametrize('mixing', sorted(flows.GRAPH_MIXINGS))
 def test_whole_graph_flow_oracle(mixing):
   rng = np.random.default_rng(1)
   data = _inputs(rng, 3, 5, 4)
@@ -116,6 +117,7 @@ def test_node_permutations_permute_the_latent_and_keep_log_prob(n, seed,
       model.bijector.forward(x + 0., **kwargs).numpy()[:, perm], atol=1e-10)
 
 
+@pytest.mark.slow
 @hypothesis.settings(max_examples=8, deadline=None)
 @hypothesis.given(n=st.integers(1, 6), extra=st.integers(1, 4),
                   seed=st.integers(0, 2**16),
