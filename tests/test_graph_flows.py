@@ -170,6 +170,8 @@ def test_bad_graphs_are_refused_with_what_came():
                    node_mask=tf.fill([1, 4], 0.5))
   with pytest.raises(ValueError, match='`mixing` must be one of'):
     flows.make_graph_flow(4, 2, mixing='convexp')
+  with pytest.raises(ValueError, match='make_graph_flow: `num_nodes` must be'):
+    flows.make_graph_flow(0, 2)
 
 
 def test_graph_data_is_deterministic_and_well_formed():

@@ -109,10 +109,10 @@ def _choice(value, choices, arg):
   return value
 
 
-def _positive_int(value, arg, minimum=1):
+def _positive_int(value, arg, minimum=1, owner='make_flow'):
   if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or
       value < minimum):
-    raise ValueError(f'make_flow: `{arg}` must be an int >= {minimum}; got '
+    raise ValueError(f'{owner}: `{arg}` must be an int >= {minimum}; got '
                      f'{value!r}.')
   return int(value)
 

@@ -13,6 +13,7 @@ new distribution object (and no retracing) per batch, which a distribution
 parameterized by the adjacency would need.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -272,10 +273,11 @@ def make_graph_flow(num_nodes, num_features, mixing='graph_convexp',
     A `GraphFlow`.
   """
   owner = 'make_graph_flow'
-  num_nodes = builder._positive_int(num_nodes, 'num_nodes')  # pylint: disable=protected-access
-  num_features = builder._positive_int(num_features, 'num_features', 2)  # pylint: disable=protected-access
-  n_steps = builder._positive_int(n_steps, 'n_steps')  # pylint: disable=protected-access
-  seed = builder._positive_int(seed, 'seed', 0)  # pylint: disable=protected-access
+  positive_int = functools.partial(builder._positive_int, owner=owner)  # pylint: disable=protected-access
+  num_nodes = positive_int(num_nodes, 'num_nodes')
+  num_features = positive_int(num_features, 'num_features', 2)
+  n_steps = positive_int(n_steps, 'n_steps')
+  seed = positive_int(seed, 'seed', 0)
   if mixing not in GRAPH_MIXINGS:
     raise ValueError(f'{owner}: `mixing` must be one of '
                      f'{tuple(GRAPH_MIXINGS)}; got {mixing!r}.')
