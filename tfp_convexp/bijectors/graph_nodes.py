@@ -97,14 +97,11 @@ class GraphActNorm(actnorm.DataDependentInit, _NodeWise):
     def moments():
       # The mask may have fewer batch dimensions than x (a sample).
       weights = tf.broadcast_to(mask, tf.concat([tf.shape(x)[:-1], [1]], 0))
-      flat_x = tf.reshape(x, [-1, self._num_features])
       flat_w = tf.reshape(weights, [-1, 1])
-      total = tf.reduce_sum(flat_w)
-      safe = tf.maximum(total, 1.)
-      mean = tf.reduce_sum(flat_x * flat_w, axis=0) / safe
-      variance = tf.reduce_sum(tf.square(flat_x - mean) * flat_w,
-                               axis=0) / safe
-      return mean, variance, tf.equal(total, 0.)
+      mean, variance = tf.nn.weighted_moments(
+          tf.reshape(x, [-1, self._num_features]), [0], flat_w)
+      # No real node: NaN moments, which the initialisation then skips.
+      return mean, variance, tf.equal(tf.reduce_sum(flat_w), 0.)
 
     with tf.control_dependencies(self._initialization(moments)):
       z = (x + self._loc) * tf.exp(self._log_scale)
