@@ -131,13 +131,15 @@ def springs(num_graphs, seed):
     # -k sum_j A_ij (x_i - x_j)
     return -k * (adjacency.sum(-1)[..., None] * x - adjacency @ x)
 
+  f = force(loc)  # each step's last kick is the next step's first
   for _ in range(p['steps']):
-    vel = vel + 0.5 * dt * force(loc)
+    vel = vel + 0.5 * dt * f
     loc = loc + dt * vel
     over, under = loc > box, loc < -box
     loc = np.where(over, 2 * box - loc, np.where(under, -2 * box - loc, loc))
     vel = np.where(over | under, -vel, vel)
-    vel = vel + 0.5 * dt * force(loc)
+    f = force(loc)
+    vel = vel + 0.5 * dt * f
   out['features'][:] = np.concatenate([loc, vel], -1) * mask[..., None]
   out['adjacency'][:] = adjacency
   out['node_mask'][:] = mask
