@@ -42,29 +42,45 @@ def peak_bytes(fn, *args):
   return peak - before
 
 
-def step_time_ms(shape, kwargs, jit, steps, batch_size):
+def step_time_ms(shape, kwargs, jit, steps, batch_size, task='images'):
   """`(median ms, first-step s)` of the training step `python -m train` runs
-  (`train/step.py`, Adamax, no clipping) on `make_flow(shape, **kwargs)`,
-  one replica, random images; the median of `steps` after 3 warm-up steps."""
+  (`train/step.py`, Adamax, no clipping) on `make_flow(shape, **kwargs)`
+  (`task='graphs'`: `make_graph_flow(*shape, **kwargs)`), one replica,
+  random images (random graphs with every node real); the median of `steps`
+  after 3 warm-up steps."""
+  import functools  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
   from train import step as step_lib  # pylint: disable=g-import-not-at-top
-  model = flows.make_flow(shape, **kwargs)
-  bins = kwargs['num_bins']
+  from train import tasks  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
-  images = tf.constant(rng.integers(0, bins, (batch_size, *shape)), tf.int32)
-  noise = tf.random.stateless_uniform([batch_size, *shape], seed=[1, 2])
-  model.log_prob(images, base_noise=noise[None], seed=[0, 0])  # ActNorm init
+  if task == 'graphs':
+    model = tasks.TASKS[task].build(dict(graph_shape=shape, model=kwargs))
+    n, f = shape
+    edges = np.triu(rng.random((batch_size, n, n)) < 0.3, 1)
+    mask = np.ones((batch_size, n), np.float32)
+    batch = (tf.constant(rng.standard_normal((batch_size, n, f)), tf.float32),
+             flows.normalized_adjacency((edges | np.swapaxes(edges, 1, 2))
+                                        .astype(np.float32)),
+             tf.constant(mask))
+  else:
+    model = flows.make_flow(shape, **kwargs)
+    bins = kwargs['num_bins']
+    batch = (tf.constant(rng.integers(0, bins, (batch_size, *shape)),
+                         tf.int32),
+             tf.random.stateless_uniform([batch_size, *shape], seed=[1, 2]))
+  tasks.TASKS[task].initialise(model, batch)  # ActNorm init
   optimizer = keras.optimizers.Adamax(1e-3)
   optimizer.build(model.trainable_variables)
   train_step = step_lib.make_train_step(
-      model, optimizer, tf.distribute.get_strategy(), batch_size,
-      clip_grad_norm=0., seed=2, jit=jit)
+      functools.partial(tasks.TASKS[task].loss, model),
+      model.trainable_variables, optimizer, tf.distribute.get_strategy(),
+      batch_size, clip_grad_norm=0., seed=2, jit=jit)
   batch_index, clean = tf.constant(0, tf.int64), tf.constant(False)
 
   def run():
-    loss, _, applied = train_step(images, noise, batch_index, clean)
+    loss, _, applied = train_step(batch, batch_index, clean)
     assert bool(applied), f'non-finite step (loss {float(loss)})'
 
   start = time.perf_counter()

@@ -19,14 +19,21 @@ The study (3 seeds each, `--steps` training steps of batch 64):
   * transformation, on `digits`: the convolutional Sylvester flow, the
     residual block flow and the coupling baseline, each in its paper layout
     (`CONFIGS['<name>_unif']`, uniform dequantization, Adam with quadratic
-    warm-up and clipping) at one width.
+    warm-up and clipping) at one width;
+  * graph, on the offline graph sets `community_gmrf` and `springs`: the
+    graph flow of `CONFIGS['graph_gmrf']` / `['graph_springs']` with each
+    graph mixing choice, at one parameter budget as the mixing runs (the
+    `1x1` graph model at `--width`), in nats per node.
 Every model is smaller than the papers' (2 levels of `--n_subflows` steps,
 uniform dequantization), so that the whole study fits in about 4 hours on
 2 CPU cores (its 63 runs trained for 3.7 hours in all, other work sharing the
 cores at times); see study.md for what that does and does not show.
 
 `--runs` takes glob patterns over run names, `DATASET/EXPERIMENT/LAYER/sSEED`
-(e.g. `digits/mixing/*`, `*/convexp/s0`), to run or report a subset.
+(e.g. `digits/mixing/*`, `*/convexp/s0`, `*/graph/*`), to run a subset. The
+report holds the records of the selected runs and, for every other planned
+run, the record kept in `--out`'s `study.json` (so the graph experiment can
+be added to a report whose image runs' work directories are gone).
 """
 
 import dataclasses
@@ -68,6 +75,8 @@ MIXING_LAYERS = ('1x1', 'qr', 'convexp', 'emerging', 'periodic', 'woodbury',
 TRANSFORMATIONS = {'conv_sylvester': 'conv_sylvester_unif',
                    'residual_block': 'residual_block_unif',
                    'coupling': 'coupling_baseline_unif'}
+GRAPH_MIXINGS = ('none', '1x1', 'graph_convexp', 'graph_convexp_only')
+GRAPH_RUNS = {'community_gmrf': 'graph_gmrf', 'springs': 'graph_springs'}
 BATCH_SIZE = 64
 SAMPLES_PER_GRID = 16
 # Bumped whenever `evaluate` records something new, so that records kept
@@ -95,6 +104,8 @@ def all_runs(seeds):
           for dataset, experiment, layers in (
               ('digits', 'mixing', MIXING_LAYERS),
               ('digits', 'transformation', TRANSFORMATIONS),
+              ('springs', 'graph', GRAPH_MIXINGS),
+              ('community_gmrf', 'graph', GRAPH_MIXINGS),
               ('photos', 'mixing', MIXING_LAYERS))
           for layer in layers for seed in range(seeds)]
 
@@ -125,37 +136,56 @@ def transformation_model(layer, width):
       n_internal_channels=width)
 
 
+def graph_model(dataset, layer, width):
+  return GRAPH_RUNS[dataset], dict(mixing=layer, n_intermediate_channels=width)
+
+
+def model_of(run, width):
+  """The `(--model entry, overrides)` of `run` at coupling width `width`."""
+  if run.experiment == 'mixing':
+    return mixing_model(run.layer, width)
+  if run.experiment == 'graph':
+    return graph_model(run.dataset, run.layer, width)
+  return transformation_model(run.layer, width)
+
+
 def as_flags(model):
   config, overrides = model
   return [f'--model={config}'] + [f'--{k}={v}' for k, v in overrides.items()]
 
 
-def make_flow_arguments(dataset, model, seed=0):
-  """`(image_shape, make_flow kwargs)` of what `python -m train` builds."""
+def model_arguments(dataset, model, seed=0):
+  """`(task, event shape, builder kwargs)` of what `python -m train`
+  builds."""
   from tfp_convexp import data  # pylint: disable=g-import-not-at-top
   from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
   config, overrides = model
+  kwargs = {**flows.CONFIGS[config], **overrides, 'seed': seed}
+  if flows.CONFIGS[config].task == 'graphs':
+    return 'graphs', data.graphs.graph_shape(dataset), kwargs
   shape, bins = data.image_shape_and_bins(dataset)
-  return shape, {**flows.CONFIGS[config], **overrides, 'num_bins': bins,
-                 'seed': seed}
+  return 'images', shape, {**kwargs, 'num_bins': bins}
 
 
 def parameter_count(dataset, model):
   from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
-  shape, kwargs = make_flow_arguments(dataset, model)
-  return flows.count_parameters(flows.make_flow(shape, **kwargs))
+  task, shape, kwargs = model_arguments(dataset, model)
+  shape = (shape,) if task == 'images' else shape
+  return flows.count_parameters(flows.TASKS[task](*shape, **kwargs))
 
 
-def matched_width(dataset, layer, budget, cache):
-  """The coupling width whose mixing model has the parameter count closest
-  to `budget` (the count is quadratic in the width: fitted on three widths,
-  then the nearest integers are counted)."""
-  key = f'{dataset}/{layer}/{budget}/{FLAGS.n_subflows}'
+def matched_width(run, budget, cache):
+  """The coupling width whose model of `run`'s layer has the parameter count
+  closest to `budget` (the count is quadratic in the width: fitted on three
+  widths, then the nearest integers are counted)."""
+  key = f'{run.dataset}/{run.layer}/{budget}/{FLAGS.n_subflows}'
+  if run.experiment == 'graph':  # a graph model's own number of steps
+    key = f'{run.dataset}/{run.layer}/{budget}'
   if key not in cache:
     import numpy as np  # pylint: disable=g-import-not-at-top
 
     def count(width):
-      return parameter_count(dataset, mixing_model(layer, width))
+      return parameter_count(run.dataset, model_of(run, width))
     widths = [max(FLAGS.width // 2, 2), FLAGS.width, FLAGS.width * 2]
     a, b, c = np.polyfit(widths, [count(w) for w in widths], 2)
     roots = [r.real for r in np.roots([a, b, c - budget])
@@ -175,20 +205,21 @@ def plan(runs, workdir):
   budgets = {}
   out = {}
   for run in runs:
-    if run.experiment == 'mixing':
+    if run.experiment in ('mixing', 'graph'):
       if run.dataset not in budgets:
         budgets[run.dataset] = parameter_count(
-            run.dataset, mixing_model('1x1', FLAGS.width))
-      model = mixing_model(run.layer, matched_width(
-          run.dataset, run.layer, budgets[run.dataset], cache))
+            run.dataset, model_of(dataclasses.replace(run, layer='1x1'),
+                                  FLAGS.width))
+      model = model_of(run, matched_width(run, budgets[run.dataset], cache))
     else:
       model = transformation_model(run.layer, max(FLAGS.width // 2, 2))
     # XLA for every mixing run: before the study, the training step of
     # 1x1, convexp, emerging and tfb.Glow at 16x16 and of 1x1 and convexp at
     # 8x8 ran faster with it (convexp at 16x16: 141 against 267 ms), where
     # the trainer's default (tuned on 32x32) leaves 16x16 off. The
-    # transformation runs keep the trainer's default.
-    jit = run.experiment == 'mixing'
+    # transformation runs keep the trainer's default. Graph runs: XLA, the
+    # trainer's default for them.
+    jit = run.experiment in ('mixing', 'graph')
     out[run] = model, jit, (as_flags(model) + ['--jit_compile'] * jit + [
         f'--dataset={run.dataset}', f'--seed={run.seed}',
         f'--max_steps={FLAGS.steps}', f'--batch_size={BATCH_SIZE}',
@@ -213,9 +244,9 @@ def step_times(todo, workdir):
     key = run.name.rsplit('/', 1)[0]
     if key in times or not FLAGS.time_steps:
       continue
-    shape, kwargs = make_flow_arguments(run.dataset, model)
+    task, shape, kwargs = model_arguments(run.dataset, model)
     ms, _ = common.step_time_ms(shape, kwargs, jit, FLAGS.time_steps,
-                                     BATCH_SIZE)
+                                BATCH_SIZE, task)
     times[key] = round(ms, 1)
     print(f'{key}: {ms:.0f} ms per training step', flush=True)
     with open(path, 'w') as f:
@@ -250,15 +281,54 @@ def evaluate(run, workdir):
     if record.get('record_version') == RECORD_VERSION:
       return record
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfp_convexp import data  # pylint: disable=g-import-not-at-top
   from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
   from train import images as image_lib  # pylint: disable=g-import-not-at-top
   from train import run_config  # pylint: disable=g-import-not-at-top
+  from train import tasks  # pylint: disable=g-import-not-at-top
   with open(os.path.join(run_dir, 'final.json')) as f:
     final = json.load(f)
   config, model, step = run_config.restore(run_dir)
-  test, _ = data.load_images(run.dataset, 'test')
+  task = tasks.of(config)
+  measured = (_graph_measures if task.name == 'graphs' else _image_measures)(
+      run, model, task.load(config, 'test'))
+  metric = task.metric
+  curve = image_lib.read_scalars(os.path.join(run_dir, 'tb'),
+                                 [f'test/{metric}'])[f'test/{metric}']
+  trained = final['step'] - final.get('started_at_step', 0)
+  record = {
+      'record_version': RECORD_VERSION,
+      'dataset': run.dataset, 'experiment': run.experiment,
+      'layer': run.layer, 'seed': run.seed, 'name': run.name,
+      'parameters': flows.count_parameters(model),
+      'model': {k: config['model'][k] for k in (
+          'layout', 'mixing', 'model_type', 'coupling_net', 'n_levels',
+          'n_subflows', 'n_intermediate_channels', 'n_internal_channels',
+          'message_steps') if k in config['model']},
+      'steps': int(step), 'batch_size': BATCH_SIZE,
+      f'test_{metric}': final[f'test_{metric}'],
+      f'train_{metric}': final[f'train_{metric}_last_epoch'],
+      'train_seconds': final['seconds'],
+      'seconds_per_step': final['seconds'] / max(trained, 1),
+      'resumed': bool(final.get('started_at_step', 0)),
+      **measured,
+      'test_curve': [[int(s), float(b)] for s, b in curve],
+      'samples_png': _last_samples(run_dir),
+  }
+  if f'true_test_{metric}' in final:
+    record[f'true_test_{metric}'] = final[f'true_test_{metric}']
+  if not np.isfinite(record['inverse_error']):
+    record['inverse_error'] = None
+  with open(path, 'w') as f:
+    json.dump(record, f, indent=1)
+  return record
+
+
+def _image_measures(run, model, split):
+  """Sampling time, non-finite samples and the inverse error of an image
+  model."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  test = split.arrays[0]
   v = tf.cast(test, tf.float32) + tf.random.stateless_uniform(
       test.shape, [run.seed, 7])
   errors = []
@@ -276,40 +346,54 @@ def evaluate(run, workdir):
   start = time.perf_counter()
   samples = sample(64, [run.seed, 10])
   sample_seconds = time.perf_counter() - start
-  curve = image_lib.read_scalars(os.path.join(run_dir, 'tb'),
-                                 ['test/bits_per_dim'])['test/bits_per_dim']
-  trained = final['step'] - final.get('started_at_step', 0)
-  record = {
-      'record_version': RECORD_VERSION,
-      'dataset': run.dataset, 'experiment': run.experiment,
-      'layer': run.layer, 'seed': run.seed, 'name': run.name,
-      'parameters': flows.count_parameters(model),
-      'model': {k: config['model'][k] for k in (
-          'layout', 'mixing', 'model_type', 'coupling_net', 'n_levels',
-          'n_subflows', 'n_intermediate_channels', 'n_internal_channels')},
-      'steps': int(step), 'batch_size': BATCH_SIZE,
-      'test_bits_per_dim': final['test_bits_per_dim'],
-      'train_bits_per_dim': final['train_bits_per_dim_last_epoch'],
-      'train_seconds': final['seconds'],
-      'seconds_per_step': final['seconds'] / max(trained, 1),
-      'resumed': bool(final.get('started_at_step', 0)),
-      'sample_seconds': sample_seconds,
-      'nonfinite_samples': float(np.mean(~np.isfinite(samples).all(
-          axis=(1, 2, 3)))),
-      'inverse_error': max(errors),
-      'test_curve': [[int(s), float(b)] for s, b in curve],
-      'samples_png': _last_samples(run_dir),
-  }
-  if not np.isfinite(record['inverse_error']):
-    record['inverse_error'] = None
-  with open(path, 'w') as f:
-    json.dump(record, f, indent=1)
-  return record
+  return {'sample_seconds': sample_seconds,
+          'nonfinite_samples': float(np.mean(~np.isfinite(samples).all(
+              axis=(1, 2, 3)))),
+          'inverse_error': max(errors)}
+
+
+def _graph_measures(run, model, split):
+  """The same for a graph model: 64 samples (one for each of the first 64
+  test graphs), and max |x - f^-1(f(x))| over the test graphs' features."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  x, adjacency, mask = (tf.constant(a) for a in split.arrays)
+  graph = dict(adjacency=adjacency, node_mask=mask)
+  z = model.bijector.forward(x, **graph)
+  back = model.bijector.inverse(tf.identity(z), **graph)
+  error = float(tf.reduce_max(tf.abs(back - x)))
+  first = dict(adjacency=adjacency[:64], node_mask=mask[:64])
+  model.sample(seed=[run.seed, 9], **first)  # traces and warms up
+  start = time.perf_counter()
+  samples = model.sample(seed=[run.seed, 10], **first).numpy()
+  sample_seconds = time.perf_counter() - start
+  return {'sample_seconds': sample_seconds,
+          'nonfinite_samples': float(np.mean(~np.isfinite(samples).all(
+              axis=(1, 2)))),
+          'inverse_error': error}
 
 
 def _last_samples(run_dir):
   grids = sorted(f for f in os.listdir(run_dir) if f.startswith('samples_'))
   return os.path.join(run_dir, grids[-1]) if grids else None
+
+
+def _kept_records(out, finished, planned):
+  """`(records, commands)` of the report in `out` for planned runs that
+  this call did not evaluate, with the commands that made them."""
+  path = os.path.join(out, 'study.json')
+  if not os.path.exists(path):
+    return [], []
+  with open(path) as f:
+    saved = json.load(f)
+  kept = [r for r in saved['records']
+          if r['name'] not in finished and r['name'] in planned]
+  for r in kept:  # as `evaluate` gives it: a path the report can copy
+    if r.get('samples_png'):
+      r['samples_png'] = os.path.join(out, r['samples_png'])
+  settings = saved['settings']
+  commands = settings.get('earlier_commands', []) + [settings['command']]
+  return kept, commands if kept else []
 
 
 def main(argv):
@@ -333,16 +417,23 @@ def main(argv):
                                    'final.json')):
       records.append(evaluate(run, workdir))
   finished = {r['name'] for r in records}
+  planned = [r.name for r in all_runs(FLAGS.seeds)]
+  kept, commands = _kept_records(FLAGS.out, finished, planned)
   times = step_times({r: p for r, p in todo.items() if r.name in finished},
                      workdir)
   for r in records:
     r['step_ms'] = times.get(r['name'].rsplit('/', 1)[0])
-  study_report.write(records, len(runs), FLAGS.out, dict(
-      steps=FLAGS.steps, seeds=FLAGS.seeds, width=FLAGS.width,
-      n_subflows=FLAGS.n_subflows, batch_size=BATCH_SIZE,
-      command=' '.join(['python', 'benchmarks/study.py'] + sys.argv[1:])))
-  print(f'{len(records)} of {len(runs)} runs finished; report in {FLAGS.out}',
-        flush=True)
+  command = ' '.join(['python', 'benchmarks/study.py'] + sys.argv[1:])
+  study_report.write(
+      records + kept, len(runs) + len({r['name'] for r in kept}),
+      FLAGS.out, dict(
+          steps=FLAGS.steps, seeds=FLAGS.seeds, width=FLAGS.width,
+          n_subflows=FLAGS.n_subflows, batch_size=BATCH_SIZE,
+          command=command,
+          earlier_commands=[c for c in commands if c != command]))
+  print(f'{len(records)} of {len(runs)} runs finished'
+        f'{f", {len(kept)} records kept from the report" if kept else ""}; '
+        f'report in {FLAGS.out}', flush=True)
   if failed:
     print(f'failed: {", ".join(failed)} (see their logs beside the work directories)',
           file=sys.stderr)

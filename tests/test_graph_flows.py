@@ -1,6 +1,8 @@
 """Graph normalizing flows: the node-wise layers, the coupling, whole models
 and the offline graph data."""
 
+import json
+import os
 
 import hypothesis
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from tfp_convexp import bijectors
 from tfp_convexp import flows
 from tfp_convexp.data import graphs
 import oracle
+from programs import call
 
 
 def _graphs(rng, batch, n, min_nodes=1):
@@ -31,9 +34,10 @@ def _inputs(rng, batch, n, f, dtype=tf.float64):
   return x, dict(adjacency=adjacency, node_mask=tf.constant(mask, dtype))
 
 
-def _model(n, f, mixing, seed=0, dtype=tf.float64, n_steps=2, data=None):
-  model = flows.make_graph_flow(n, f, mixing=mixing, n_steps=n_steps,
-                                hidden=8, seed=seed, dtype=dtype)
+def _model(n, f, mixing, seed=0, dtype=tf.float64, n_subflows=2, data=None):
+  model = flows.make_graph_flow(n, f, mixing=mixing, n_subflows=n_subflows,
+                                n_intermediate_channels=8, seed=seed,
+                                dtype=dtype)
   if data is not None:  # initialise the actnorms, then move every weight
     x, kwargs = data
     model.log_prob(x, **kwargs)
@@ -130,10 +134,12 @@ def test_padding_changes_neither_log_prob_nor_sample(n, extra, seed, mixing):
   x = rng.standard_normal((2, n, 4))
   pad = lambda t, axes: np.pad(t, [(0, extra if i in axes else 0)
                                    for i in range(t.ndim)])
-  small = flows.make_graph_flow(n, 4, mixing=mixing, n_steps=2, hidden=8,
-                                seed=seed % 5, dtype=tf.float64)
-  big = flows.make_graph_flow(n + extra, 4, mixing=mixing, n_steps=2,
-                              hidden=8, seed=seed % 5, dtype=tf.float64)
+  small = flows.make_graph_flow(n, 4, mixing=mixing, n_subflows=2,
+                                n_intermediate_channels=8, seed=seed % 5,
+                                dtype=tf.float64)
+  big = flows.make_graph_flow(n + extra, 4, mixing=mixing, n_subflows=2,
+                              n_intermediate_channels=8, seed=seed % 5,
+                              dtype=tf.float64)
   graph = dict(adjacency=flows.normalized_adjacency(a),
                node_mask=np.ones((2, n)))
   padded = dict(adjacency=flows.normalized_adjacency(pad(a, (1, 2))),
@@ -150,7 +156,7 @@ def test_padding_changes_neither_log_prob_nor_sample(n, extra, seed, mixing):
 
 
 def test_bad_graphs_are_refused_with_what_came():
-  model = flows.make_graph_flow(4, 2, n_steps=1, hidden=4)
+  model = flows.make_graph_flow(4, 2, n_subflows=1, n_intermediate_channels=4)
   x = tf.zeros([1, 4, 2])
   ring = np.roll(np.eye(4), 1, 0) + np.roll(np.eye(4), -1, 0)
   with pytest.raises(tf.errors.InvalidArgumentError, match=r'\|\|A\|\|_2'):
@@ -172,6 +178,23 @@ def test_bad_graphs_are_refused_with_what_came():
     flows.make_graph_flow(4, 2, mixing='convexp')
   with pytest.raises(ValueError, match='make_graph_flow: `num_nodes` must be'):
     flows.make_graph_flow(0, 2)
+
+
+@pytest.mark.parametrize('name', [n for n, c in flows.CONFIGS.items()
+                                  if c.task == 'graphs'])
+def test_every_graph_config_builds_for_its_data(name):
+  config = flows.CONFIGS[name]
+  assert config.paper and config.notes
+  assert config.event_shape == graphs.graph_shape(config.dataset)
+  test = graphs.load(config.dataset, 'test')
+  model = config.build(n_subflows=1, n_intermediate_channels=4)
+  nll = flows.nats_per_node(
+      model, test['features'][:4],
+      flows.normalized_adjacency(test['adjacency'][:4]),
+      test['node_mask'][:4])
+  assert nll.shape == (4,) and np.all(np.isfinite(nll))
+  with pytest.raises(AttributeError, match='has no image_shape'):
+    config.image_shape  # pylint: disable=pointless-statement
 
 
 def test_graph_data_is_deterministic_and_well_formed():
@@ -216,49 +239,75 @@ def test_gmrf_log_density_is_the_dense_gaussian_change_of_variables():
     np.testing.assert_allclose(data['log_density'][g], want, rtol=1e-4)
 
 
+# A small graph run of `python -m train`: XLA for the loss (its default).
+GRAPH_RUN = ['--model=graph_gmrf', '--n_subflows=2',
+             '--n_intermediate_channels=16', '--batch_size=16',
+             '--checkpoint_every=2', '--eval_every=1000',
+             '--num_grid_samples=4', '--noprogress']
+
+
 @pytest.mark.slow
-def test_a_graph_flow_trains_exports_and_runs_under_xla(tmp_path):
-  data = graphs.community_gmrf(16, 3)
-  kwargs = dict(adjacency=flows.normalized_adjacency(data['adjacency']),
-                node_mask=tf.constant(data['node_mask']))
-  x = tf.constant(data['features'])
-  model = flows.make_graph_flow(20, 4, n_steps=2, hidden=16, seed=1)
-  model.log_prob(x, **kwargs)
-  opt = tf.keras.optimizers.Adam(1e-2)
+def test_graph_runs_train_resume_evaluate_sample_and_export(tmp_path):
+  """The programs on a graph run, as on images: a run under XLA, resumed
+  without it; evaluate (XLA) agrees with the final evaluation; samples and
+  the SavedModel agree with the restored model."""
+  from train import run_config  # pylint: disable=g-import-not-at-top
+  work = str(tmp_path / 'run')
+  out = call('train', f'--workdir={work}', '--max_steps=2',
+             *GRAPH_RUN).stdout
+  assert 'community_gmrf: 2000 train / 500 test graphs' in out
+  assert 'XLA loss: True' in out
+  assert "(the data's true value: 5.2172)" in out
+  out = call('train', f'--workdir={work}', '--max_steps=4',
+             '--nojit_compile', *GRAPH_RUN).stdout
+  assert 'at step 2' in out and 'done: 4 steps' in out
+  final = json.load(open(os.path.join(work, 'final.json')))
+  assert final['step'] == 4
+  assert final['gap_nats_per_node'] == pytest.approx(
+      final['test_nats_per_node'] - final['true_test_nats_per_node'])
+  assert final['true_test_nats_per_node'] == pytest.approx(5.2172, abs=1e-4)
+  assert {'nats_per_node.png', 'samples_0000002.png',
+          'samples_0000004.png'} <= set(os.listdir(work))
 
-  @tf.function(jit_compile=True)
-  def loss_fn():
-    return tf.reduce_mean(flows.nats_per_node(model, x, **kwargs))
+  out = call('train.evaluate', f'--workdir={work}').stdout
+  assert 'test nats/node at step 4' in out
+  result = json.load(open(os.path.join(work, 'eval.json')))
+  assert result['num_graphs'] == 500 and result['num_samples'] is None
+  np.testing.assert_allclose(result['nats_per_node'],
+                             final['test_nats_per_node'], rtol=1e-5)
 
-  losses = []
-  for _ in range(5):
-    with tf.GradientTape() as tape:
-      loss = loss_fn()
-    grads = tape.gradient(loss, model.trainable_variables)
-    opt.apply_gradients(zip(grads, model.trainable_variables))
-    losses.append(float(loss))
-  assert losses[-1] < losses[0], losses
-  eager = flows.nats_per_node(model, x, **kwargs)
-  np.testing.assert_allclose(loss_fn(), tf.reduce_mean(eager), rtol=1e-5)
+  call('train.sample', f'--workdir={work}', '--num=3',
+       f'--npy={tmp_path}/s.npy')
+  test = graphs.load('community_gmrf', 'test')
+  sample = np.load(tmp_path / 's.npy')
+  assert sample.shape == (3, 20, 4) and np.all(np.isfinite(sample))
+  np.testing.assert_array_equal(sample[test['node_mask'][:3] == 0], 0.)
 
-  module = tf.Module()
-  module.model = model
-  spec = lambda *shape: tf.TensorSpec([None, *shape], tf.float32)
-  module.log_prob = tf.function(
-      lambda x, a, m: model.log_prob(x, adjacency=a, node_mask=m),
-      input_signature=[spec(20, 4), spec(20, 20), spec(20)])
-  module.sample = tf.function(
-      lambda seed, a, m: model.sample(seed=seed, adjacency=a, node_mask=m),
-      input_signature=[tf.TensorSpec([2], tf.int32), spec(20, 20), spec(20)])
-  tf.saved_model.save(module, str(tmp_path / 'graph_flow'))
-  loaded = tf.saved_model.load(str(tmp_path / 'graph_flow'))
+  call('train.export', f'--workdir={work}', f'--export_dir={tmp_path}/e')
+  loaded = tf.saved_model.load(str(tmp_path / 'e'))
+  _, model, _ = run_config.restore(work)
+  x, a, m = (test[k][:8] for k in ('features', 'adjacency', 'node_mask'))
   np.testing.assert_allclose(
-      loaded.log_prob(x, kwargs['adjacency'], kwargs['node_mask']),
-      model.log_prob(x, **kwargs), rtol=1e-6)
-  sample = loaded.sample(tf.constant([4, 2]), kwargs['adjacency'],
-                         kwargs['node_mask']).numpy()
-  np.testing.assert_allclose(
-      sample, model.sample(seed=[4, 2], **kwargs).numpy(), rtol=1e-5,
-      atol=1e-5)
-  assert sample.shape == (16, 20, 4)
-  np.testing.assert_array_equal(sample[data['node_mask'] == 0], 0.)
+      loaded.nats_per_node(x, a, m),
+      flows.nats_per_node(model, x, flows.normalized_adjacency(a, m), m),
+      rtol=1e-5)
+  drawn = loaded.sample(a, m, 1., tf.constant([4, 2])).numpy()
+  np.testing.assert_allclose(loaded.decode(loaded.encode(drawn, a, m), a, m),
+                             drawn, atol=1e-4)
+  np.testing.assert_array_equal(drawn[m == 0], 0.)
+  with pytest.raises(tf.errors.InvalidArgumentError, match='symmetric'):
+    loaded.log_prob(x, a + np.triu(np.ones_like(a), 1), m)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--dataset=digits'], '--model=graph_gmrf trains a graph flow, but '
+                           '--dataset=digits is an image set'),
+    (['--densenet_depth=2'], 'does not read --densenet_depth'),
+    (['--mixing=convexp'], '--mixing=convexp is an image mixing layer'),
+    (['--n_subflows=2,2'], 'a graph flow has one level'),
+    (['--eval_num_samples=4'], "a graph flow's likelihood is exact"),
+])
+def test_graph_run_flags_that_do_not_apply_exit_2(args, message, tmp_path):
+  proc = call('train', '--model=graph_gmrf', f'--workdir={tmp_path}/w', *args,
+              check=False)
+  assert proc.returncode == 2 and message in proc.stderr, proc.stderr

@@ -1,11 +1,14 @@
 """The training step that `python -m train` runs and the benchmarks time."""
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfp_convexp import flows
 from train import step as step_lib
+from train import tasks
 
 
 def _setup():
@@ -18,8 +21,10 @@ def _setup():
   model.log_prob(images, base_noise=noise[None], seed=[0, 0])
   optimizer = keras.optimizers.Adamax(1e-2)
   optimizer.build(model.trainable_variables)
-  step = step_lib.make_train_step(model, optimizer, tf.distribute.get_strategy(),
-                                  4, clip_grad_norm=1., seed=2, jit=False)
+  step = step_lib.make_train_step(
+      functools.partial(tasks.TASKS['images'].loss, model),
+      model.trainable_variables, optimizer, tf.distribute.get_strategy(), 4,
+      clip_grad_norm=1., seed=2, jit=False)
   return model, optimizer, step, images, noise
 
 
@@ -31,14 +36,14 @@ def _values(model, optimizer):
 def test_a_non_finite_step_changes_nothing_and_a_finite_one_trains():
   model, optimizer, step, images, noise = _setup()
   before = _values(model, optimizer)
-  loss, norm, applied = step(images, noise, tf.constant(0, tf.int64),
+  loss, norm, applied = step((images, noise), tf.constant(0, tf.int64),
                              tf.constant(True))
   assert not bool(applied) and np.isnan(float(loss))
   for a, b in zip(before, _values(model, optimizer)):
     np.testing.assert_array_equal(a, b)
   losses = []
   for i in range(5):
-    loss, norm, applied = step(images, noise, tf.constant(i, tf.int64),
+    loss, norm, applied = step((images, noise), tf.constant(i, tf.int64),
                                tf.constant(False))
     assert bool(applied) and np.isfinite(float(norm))
     losses.append(float(loss))

@@ -1,14 +1,23 @@
 """`python -m train.export --workdir=W --export_dir=E`: a SavedModel.
 
-Signatures (all batch sizes; images are int32 in [0, bins); the loaded
-object's functions also take uint8, int64, float32 and float64 images and
-refuse values that are not whole numbers in [0, bins)):
+Signatures of an image run (all batch sizes; images are int32 in [0, bins);
+the loaded object's functions also take uint8, int64, float32 and float64
+images and refuse values that are not whole numbers in [0, bins)):
   log_prob(x)                    -> nats per image (lower bound, fixed seed)
   bits_per_dim(x)                -> bits/dim per image (same bound)
   sample(n, temperature, seed)   -> n int32 images (seed: int32 [2])
   encode(x)                      -> latents [B, D] of the bin centres
   decode(z)                      -> int32 images
-Loading needs only TensorFlow: `tf.saved_model.load(E).sample(...)`.
+Of a graph run (B graphs of at most N nodes with F features; `adjacency`
+[B, N, N] the 0/1 (or weighted) symmetric adjacency, normalised inside;
+`node_mask` [B, N], 1 for real nodes; all float32):
+  log_prob(x, adjacency, node_mask)       -> log p(x | graph) per graph
+  nats_per_node(x, adjacency, node_mask)  -> -log p / real nodes per graph
+  sample(adjacency, node_mask, temperature, seed) -> one x [B, N, F] per graph
+  encode(x, adjacency, node_mask)         -> latents [B, N, F]
+  decode(z, adjacency, node_mask)         -> node features [B, N, F]
+Every input is checked (shapes, a symmetric non-negative adjacency, a 0/1
+mask). Loading needs only TensorFlow: `tf.saved_model.load(E).sample(...)`.
 """
 
 import time
@@ -19,6 +28,7 @@ import tensorflow as tf
 
 from tfp_convexp import flows
 from train import run_config
+from train import tasks
 from train import workdir as workdir_lib
 
 flags.DEFINE_string('workdir', None, 'Work directory of a training run.',
@@ -91,13 +101,74 @@ class Exported(tf.Module):
     self.sample, self.decode = sample, decode
 
 
-def export(model, image_shape, export_dir):
-  module = Exported(model, image_shape)
-  # The serving signatures take int32 images.
-  images = tf.TensorSpec([None, *image_shape], tf.int32, name='x')
-  signatures = {name: getattr(module, name).get_concrete_function(images)
-                for name in ('log_prob', 'bits_per_dim', 'encode')}
-  signatures.update(sample=module.sample, decode=module.decode)
+class ExportedGraphFlow(tf.Module):
+  """A graph flow's tf.functions, with fixed signatures."""
+
+  def __init__(self, model, graph_shape):
+    super().__init__()
+    # The training model skips the per-call checks (its data was checked
+    # once); an exported one meets inputs nobody checked.
+    self.model = model = model.copy(validate_args=True)
+    n, f = graph_shape
+    x_spec = tf.TensorSpec([None, n, f], tf.float32, name='x')
+    graph = [tf.TensorSpec([None, n, n], tf.float32, name='adjacency'),
+             tf.TensorSpec([None, n], tf.float32, name='node_mask')]
+
+    def given(adjacency, node_mask):
+      return dict(adjacency=flows.normalized_adjacency(adjacency, node_mask),
+                  node_mask=node_mask)
+
+    @tf.function(input_signature=[x_spec, *graph])
+    def log_prob(x, adjacency, node_mask):
+      return model.log_prob(x, **given(adjacency, node_mask))
+
+    @tf.function(input_signature=[x_spec, *graph])
+    def nats_per_node(x, adjacency, node_mask):
+      return flows.nats_per_node(model, x, **given(adjacency, node_mask))
+
+    @tf.function(input_signature=[
+        *graph, tf.TensorSpec([], tf.float32, name='temperature'),
+        tf.TensorSpec([2], tf.int32, name='seed')])
+    def sample(adjacency, node_mask, temperature, seed):
+      return model.sample(seed=seed, temperature=temperature,
+                          **given(adjacency, node_mask))
+
+    @tf.function(input_signature=[x_spec, *graph])
+    def encode(x, adjacency, node_mask):
+      return model.bijector.forward(x, **given(adjacency, node_mask))
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, n, f], tf.float32, name='z'), *graph])
+    def decode(z, adjacency, node_mask):
+      return model.bijector.inverse(z, **given(adjacency, node_mask))
+
+    self.log_prob, self.nats_per_node, self.sample = (
+        log_prob, nats_per_node, sample)
+    self.encode, self.decode = encode, decode
+
+
+SIGNATURES = {'images': ('log_prob', 'bits_per_dim', 'sample', 'encode',
+                         'decode'),
+              'graphs': ('log_prob', 'nats_per_node', 'sample', 'encode',
+                         'decode')}
+
+
+def export(model, config, export_dir):
+  """Writes the SavedModel of a run's `model` (`config`: its run
+  configuration) to `export_dir`; returns the exported module."""
+  task = tasks.of(config)
+  shape = config[task.shape_key]
+  if task.name == 'graphs':
+    module = ExportedGraphFlow(model, shape)
+    signatures = {name: getattr(module, name)
+                  for name in SIGNATURES['graphs']}
+  else:
+    module = Exported(model, shape)
+    # The serving signatures take int32 images.
+    images = tf.TensorSpec([None, *shape], tf.int32, name='x')
+    signatures = {name: getattr(module, name).get_concrete_function(images)
+                  for name in ('log_prob', 'bits_per_dim', 'encode')}
+    signatures.update(sample=module.sample, decode=module.decode)
   tf.saved_model.save(module, export_dir, signatures=signatures)
   return module
 
@@ -119,10 +190,11 @@ def main(argv):
     if tf.io.gfile.exists(staging):
       tf.io.gfile.rmtree(staging)
     start = time.time()
-    print(f'exporting step {step}: tracing log_prob, bits_per_dim, sample, '
-          f'encode and decode, then writing the SavedModel ...', flush=True)
+    names = SIGNATURES[tasks.of(config).name]
+    print(f'exporting step {step}: tracing {", ".join(names[:-1])} and '
+          f'{names[-1]}, then writing the SavedModel ...', flush=True)
     try:
-      export(model, config['image_shape'], staging)
+      export(model, config, staging)
     except BaseException:  # Ctrl-C included: no half SavedModel left behind
       if tf.io.gfile.exists(staging):
         tf.io.gfile.rmtree(staging)
@@ -131,8 +203,7 @@ def main(argv):
       tf.io.gfile.rmtree(FLAGS.export_dir)
     tf.io.gfile.rename(staging, FLAGS.export_dir)
   print(f'exported step {step} to {FLAGS.export_dir} in '
-        f'{time.time() - start:.0f} s: signatures log_prob, bits_per_dim, '
-        f'sample, encode, decode')
+        f'{time.time() - start:.0f} s: signatures {", ".join(names)}')
 
 
 # `python -m train.export`'s parser (tests call `main` in-process with it).

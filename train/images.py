@@ -69,24 +69,25 @@ def read_scalars(tb_dir, tags, log=print):
   return {tag: sorted(points.items()) for tag, points in found.items()}
 
 
-def bits_per_dim_plot(tb_dir, path, uniform_bits_per_dim=None, log=print):
-  """Writes a PNG of train and test bits/dim against step (`log` as in
-  `read_scalars`)."""
+def metric_plot(tb_dir, path, metric, unit, reference=None, log=print):
+  """Writes a PNG of the train and test `metric` (a TensorBoard tag's name
+  under `train/` and `test/`) against step, with a horizontal `reference`
+  line `(value, label)` if given (`log` as in `read_scalars`)."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  curves = read_scalars(tb_dir, ['train/bits_per_dim', 'test/bits_per_dim'],
-                        log)
+  tags = [f'train/{metric}', f'test/{metric}']
+  curves = read_scalars(tb_dir, tags, log)
   figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
-  for tag, style in (('train/bits_per_dim', '-'), ('test/bits_per_dim', 'o-')):
+  for tag, style in zip(tags, ('-', 'o-')):
     if curves[tag]:
       steps, values = zip(*curves[tag])
       axes.plot(steps, values, style, label=tag.split('/')[0])
-  if uniform_bits_per_dim is not None:
-    axes.axhline(uniform_bits_per_dim, color='grey', linestyle=':',
-                 label='uniform model')
+  if reference is not None:
+    axes.axhline(reference[0], color='grey', linestyle=':',
+                 label=reference[1])
   axes.set_xlabel('step')
-  axes.set_ylabel('bits / dim')
+  axes.set_ylabel(unit)
   axes.grid(alpha=0.3)
   axes.legend()
   figure.tight_layout()

@@ -1,8 +1,9 @@
 """Deterministic per-replica training batches.
 
 Every training example is a global counter `k = step * global_batch + i`.
-Its image is `images[index_shuffle(k mod epoch_size, [seed, epoch])]` and
-its dequantization noise is drawn from the stateless seed `[seed + 1, k]`.
+It is row `index_shuffle(k mod epoch_size, [seed, epoch])` of the split's
+arrays (an image; or a graph's features, adjacency and mask), and an image's
+dequantization noise is drawn from the stateless seed `[seed + 1, k]`.
 So the batches, and the noise of every image, depend only on the step:
 a resumed run continues exactly where it stopped, and one worker or several
 (each taking its replicas' slices of the same global batch) see the same
@@ -15,14 +16,15 @@ import tensorflow as tf
 _GATHER_IN_GRAPH_BYTES = 1 << 30  # larger arrays are gathered in numpy
 
 
-def _gather_fn(images):
-  if images.nbytes < _GATHER_IN_GRAPH_BYTES:
-    table = tf.constant(images)
+def _gather_fn(array):
+  if array.nbytes < _GATHER_IN_GRAPH_BYTES:
+    table = tf.constant(array)
     return lambda idx: tf.gather(table, idx)
-  shape = images.shape[1:]
+  shape = array.shape[1:]
 
   def gather(idx):
-    out = tf.numpy_function(lambda i: images[i], [idx], tf.uint8)
+    out = tf.numpy_function(lambda i: array[i], [idx],
+                            tf.as_dtype(array.dtype))
     return tf.ensure_shape(out, [None, *shape])
   return gather
 
@@ -31,21 +33,24 @@ def steps_per_epoch(num_images, global_batch_size):
   return max(num_images // global_batch_size, 1)
 
 
-def training_batches(images, global_batch_size, seed, start_step,
+def training_batches(arrays, global_batch_size, seed, start_step,
                      base_noise_kind, input_context=None):
-  """A `tf.data.Dataset` of `(images uint8, noise float32)` per-replica
-  batches for this input pipeline, from `start_step` on, forever.
+  """A `tf.data.Dataset` of per-replica batches for this input pipeline,
+  from `start_step` on, forever: the rows of `arrays`, then (if
+  `base_noise_kind`) the float32 noise of the first array's examples.
 
   Args:
-    images: `uint8 [N, H, W, C]`, the whole training split.
+    arrays: a tuple of arrays, one row per training example (e.g. `uint8
+      [N, H, W, C]` images), the whole training split.
     global_batch_size: images per step over all replicas.
     seed: the run's int seed.
     start_step: the first step to produce (the data position on resume).
-    base_noise_kind: `'uniform'` or `'normal'`, the dequantizer's base noise.
+    base_noise_kind: `'uniform'` or `'normal'`, the dequantizer's base
+      noise; None: no noise.
     input_context: `tf.distribute.InputContext` (None: one pipeline, one
       replica).
   """
-  n = len(images)
+  n = len(arrays[0])
   pipelines = input_context.num_input_pipelines if input_context else 1
   pipeline = input_context.input_pipeline_id if input_context else 0
   replicas = input_context.num_replicas_in_sync if input_context else 1
@@ -55,8 +60,8 @@ def training_batches(images, global_batch_size, seed, start_step,
   per_replica = global_batch_size // replicas
   local = replicas // pipelines
   epoch_size = steps_per_epoch(n, global_batch_size) * global_batch_size
-  gather = _gather_fn(images)
-  shape = images.shape[1:]
+  gathers = [_gather_fn(a) for a in arrays]
+  shape = arrays[0].shape[1:]
   draw = (tf.random.stateless_uniform if base_noise_kind == 'uniform'
           else tf.random.stateless_normal)
 
@@ -67,11 +72,14 @@ def training_batches(images, global_batch_size, seed, start_step,
     epoch = k[0] // epoch_size
     index = tf.random.experimental.index_shuffle(
         k % epoch_size, tf.stack([tf.constant(seed, tf.int64), epoch]), n - 1)
+    rows = tuple(gather(index) for gather in gathers)
+    if base_noise_kind is None:
+      return rows
     noise = tf.map_fn(
         lambda key: draw(shape, tf.stack([tf.constant(seed + 1, tf.int64),
                                           key])),
         k, fn_output_signature=tf.float32)
-    return gather(index), noise
+    return rows + (noise,)
 
   steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
   ds = steps.flat_map(lambda s: tf.data.Dataset.range(

@@ -28,14 +28,25 @@ from train import workdir as workdir_lib
 FLAGS = flags.FLAGS
 CONFIG_FILE = 'config.json'
 
-# Flags named as the `make_flow` arguments they set.
+# Flags named as the `make_flow` (and `make_graph_flow`) arguments they set.
 MODEL_FLAGS = (
     'layout', 'mixing', 'model_type', 'step', 'initial_mixing', 'coupling_net',
     'prior_net', 'n_levels', 'n_subflows', 'densenet_depth',
     'densenet_growth', 'n_intermediate_channels', 'n_internal_channels',
     'use_gated_conv', 'conv_init', 'use_splitprior', 'first_split_level',
     'dequantize_distribution', 'dequantize_subflows', 'n_context',
-    'convexp_norm_bound', 'resnet_blocks')
+    'convexp_norm_bound', 'resnet_blocks', 'message_steps')
+# The model flags each task reads (graph runs: `make_graph_flow`'s).
+TASK_MODEL_FLAGS = {
+    'images': MODEL_FLAGS[:-1],
+    'graphs': ('mixing', 'n_subflows', 'n_intermediate_channels',
+               'message_steps'),
+}
+# Data flags read by image runs only.
+IMAGE_DATA_FLAGS = ('data_dir', 'image_folder')
+# Every model and data flag each task reads.
+TASK_FLAGS = {'images': TASK_MODEL_FLAGS['images'] + IMAGE_DATA_FLAGS,
+              'graphs': TASK_MODEL_FLAGS['graphs']}
 
 
 UsageError = workdir_lib.UsageError
@@ -102,6 +113,7 @@ def program_help(doc, groups):
           name == 'dataset')
       if default is None and from_model:  # the --model default's value
         value = _from_registry(FLAGS['model'].default, name)
+        from_model = value is not None  # else not read by that model
         default = (','.join(map(str, value)) if isinstance(value, (list, tuple))
                    else value)
       if isinstance(default, bool):
@@ -198,21 +210,23 @@ def exits_2_on_usage_errors(main):
 
 
 def _from_registry(model, name):
-  """The value a `--model` entry gives the flag `name` (None: make_flow's
-  default)."""
+  """The value a `--model` entry gives the flag `name` (None: a model flag
+  its task does not read)."""
   config = flows.CONFIGS[model]
   if name == 'dataset':
     return config.dataset
   if name in flows.TRAINING_KEYS:
     return config.training[name]
-  return {**_model_defaults(), **config}[name]
+  return {**_model_defaults(config.task), **config}.get(name)
 
 
-def _model_defaults():
-  """Every `make_flow` argument a run configuration holds, at its default."""
+def _model_defaults(task='images'):
+  """Every argument of the task's model builder that a run configuration
+  holds, at its default."""
   return {name: p.default for name, p in
-          inspect.signature(flows.make_flow).parameters.items()
-          if name not in ('image_shape', 'dtype', 'validate_args')}
+          inspect.signature(flows.TASKS[task]).parameters.items()
+          if name not in ('image_shape', 'num_nodes', 'num_features', 'dtype',
+                          'validate_args')}
 
 
 def _choices(registry):
@@ -226,19 +240,25 @@ def define_model_flags():
   flags.DEFINE_enum('model', 'digits_convexp', sorted(flows.CONFIGS),
                     'The named run to start from (`flows.CONFIGS`): its '
                     'model, data set and training settings; the flags below '
-                    'override single values.')
-  flags.DEFINE_enum('dataset', None, list(data.DATASETS),
+                    'override single values. `graph_*` runs train graph '
+                    'flows.')
+  flags.DEFINE_enum('dataset', None,
+                    [*data.DATASETS, *data.graphs.GRAPH_SETS],
                     'Data set: `digits` (offline, ships with the package), '
                     '`photos` (offline 16x16 colour patches; needs the '
                     '`photos` extra), a tensorflow-datasets name, or '
-                    '`folder`.')
+                    '`folder`; for graph runs, an offline graph set '
+                    '(`community_gmrf`, `springs`).')
   flags.DEFINE_string('data_dir', None, 'tensorflow-datasets data directory.')
   flags.DEFINE_string('image_folder', None,
                       'Folder of PNG/JPEG images, for --dataset=folder.')
   flags.DEFINE_enum('layout', None, list(flows.LAYOUTS),
                     'The continuous flow.' + _choices(flows.LAYOUTS))
-  flags.DEFINE_enum('mixing', None, list(flows.MIXINGS),
-                    'Mixing layer.' + _choices(flows.MIXINGS))
+  flags.DEFINE_enum('mixing', None, list(flows.MIXINGS) + [
+      m for m in flows.GRAPH_MIXINGS if m not in flows.MIXINGS],
+                    'Mixing layer.' + _choices(flows.MIXINGS) +
+                    ' Graph runs:' + _choices(flows.GRAPH_MIXINGS)[:-1] +
+                    ' (`make_graph_flow`).')
   flags.DEFINE_enum('model_type', None, list(flows.MODEL_TYPES),
                     'Transformation of each step.' +
                     _choices(flows.MODEL_TYPES))
@@ -286,6 +306,8 @@ def define_model_flags():
   flags.DEFINE_alias('convexp_coeff', 'convexp_norm_bound')  # the papers' name
   flags.DEFINE_integer('resnet_blocks', None, 'Blocks of MEF\'s conditioner.',
                        lower_bound=1)
+  flags.DEFINE_integer('message_steps', None, 'Message-passing rounds of a '
+                       'graph flow\'s coupling networks.', lower_bound=1)
   flags.register_validator(
       'convexp_norm_bound', lambda v: v is None or 0. < v < math.inf,
       '--convexp_norm_bound must be a finite number > 0.')
@@ -319,9 +341,32 @@ def setting(name):
   return _from_registry(FLAGS.model, name) if value is None else value
 
 
+def _given(names):
+  return [n for n in names if n in FLAGS and FLAGS[n].value is not None]
+
+
 def from_flags():
   """The run configuration (a JSON-able dict) the flags describe."""
+  task = flows.CONFIGS[FLAGS.model].task
   dataset = setting('dataset')  # --image_folder: checked by its validators
+  graph_sets = data.graphs.GRAPH_SETS
+  kind = {'images': 'an image', 'graphs': 'a graph'}
+  if (task == 'graphs') != (dataset in graph_sets):
+    raise UsageError(
+        f'--model={FLAGS.model} trains {kind[task]} flow, but '
+        f'--dataset={dataset} is '
+        f'{kind["graphs" if dataset in graph_sets else "images"]} set; '
+        f'choose {kind[task]} set '
+        f'({", ".join(graph_sets) if task == "graphs" else "e.g. digits"}) '
+        f'or a --model of that kind.')
+  unread = _given([n for n in MODEL_FLAGS + IMAGE_DATA_FLAGS
+                   if n not in TASK_FLAGS[task]])
+  if unread:
+    raise UsageError(f'--model={FLAGS.model} is {kind[task]} flow, which '
+                     f'does not read --{", --".join(unread)}; its model '
+                     f'flags are --{", --".join(TASK_MODEL_FLAGS[task])}.')
+  if task == 'graphs':
+    return _graph_config(dataset)
   try:
     image_shape, num_bins = data.image_shape_and_bins(
         dataset, FLAGS.data_dir, FLAGS.image_folder)
@@ -354,10 +399,32 @@ def from_flags():
               model=model)
 
 
+def _graph_config(dataset):
+  """`from_flags` for a graph run."""
+  model = {**_model_defaults('graphs'), **flows.CONFIGS[FLAGS.model]}
+  for name in TASK_MODEL_FLAGS['graphs']:
+    if FLAGS[name].value is not None:
+      model[name] = FLAGS[name].value
+  if model['mixing'] not in flows.GRAPH_MIXINGS:
+    raise UsageError(f'--mixing={model["mixing"]} is an image mixing layer; '
+                     f'a graph run takes one of '
+                     f'{", ".join(flows.GRAPH_MIXINGS)}.')
+  if FLAGS.n_subflows is not None:
+    if len(FLAGS.n_subflows) != 1:
+      raise UsageError(f'--n_subflows={",".join(FLAGS.n_subflows)}: a graph '
+                       f'flow has one level; give one number of steps.')
+    model['n_subflows'] = int(FLAGS.n_subflows[0])
+  if 'seed' in FLAGS:
+    model['seed'] = FLAGS.seed
+  return dict(task='graphs', dataset=dataset,
+              graph_shape=list(data.graphs.graph_shape(dataset)), model=model)
+
+
 def build_model(config):
-  """`make_flow` for a run configuration; bad combinations are UsageErrors."""
+  """The model of a run configuration; bad combinations are UsageErrors."""
+  from train import tasks  # pylint: disable=g-import-not-at-top
   try:
-    return flows.make_flow(config['image_shape'], **config['model'])
+    return tasks.of(config).build(config)
   except ValueError as e:
     raise UsageError(str(e)) from e
 
@@ -370,13 +437,16 @@ def load(workdir):
     raise UsageError(f'{workdir!r} holds no {CONFIG_FILE}: not a training '
                      f'work directory.')
   config = workdir_lib.read_json(path)
-  if not isinstance(config, dict) or not {'image_shape', 'model'} <= set(config):
+  if (not isinstance(config, dict) or 'model' not in config or
+      not {'image_shape', 'graph_shape'} & set(config) or
+      config.get('task', 'images') not in flows.TASKS):
     raise UsageError(f'{path!r} is not a run configuration (no image_shape '
-                     f'and model); restore it or start again with '
-                     f'--overwrite.')
-  # A run saved before a make_flow argument existed was built with that
+                     f'or graph_shape, and model); restore it or start again '
+                     f'with --overwrite.')
+  # A run saved before a builder argument existed was built with that
   # argument's default (new arguments default to the old behaviour).
-  config['model'] = {**_model_defaults(), **config['model']}
+  config['model'] = {**_model_defaults(config.get('task', 'images')),
+                     **config['model']}
   return config
 
 
@@ -385,16 +455,17 @@ def save(workdir, config):
   workdir_lib.write_json(os.path.join(workdir, CONFIG_FILE), config)
 
 
-def data_record(train_images, test_images):
-  """What config.json records of the data a run trains on: a resume on
-  other data (images added to a folder, another tfds version) is refused
-  like a changed setting, since the data order and the test figure depend
-  on it."""
+def data_record(task, train, test):
+  """What config.json records of the data a run trains on (the task's
+  `Split`s): a resume on other data (images added to a folder, another tfds
+  version, another graph generator) is refused like a changed setting,
+  since the data order and the test figure depend on it."""
   digest = hashlib.sha256()
-  for images in (train_images, test_images):
-    digest.update(memoryview(np.ascontiguousarray(images)).cast('B'))
-  return {'train_images': len(train_images), 'test_images': len(test_images),
-          'sha256': digest.hexdigest()}
+  for split in (train, test):
+    for array in split.arrays:
+      digest.update(memoryview(np.ascontiguousarray(array)).cast('B'))
+  return {f'train_{task.examples}': len(train),
+          f'test_{task.examples}': len(test), 'sha256': digest.hexdigest()}
 
 
 def differences(old, new):

@@ -1,11 +1,15 @@
-"""`python -m train.sample --workdir=W`: a PNG grid of samples.
+"""`python -m train.sample --workdir=W`: a picture of samples.
 
     python -m train.sample --workdir=W --num=64 --temperature=0.7 --seed=1
     python -m train.sample --workdir=W --num=50000 --npy=samples.npy
 
 Samples are drawn `--batch_size` at a time (batch `i` from the seed
 `[--seed, i]`), so memory does not grow with `--num`; with `--npy` each batch
-is written as it comes. The grid shows the first `MAX_GRID` samples.
+is written as it comes. Image runs: a PNG grid of the first `MAX_GRID`
+samples (`--npy`: int32 images). Graph runs: one sample of node features
+for each of the first `--num` test graphs, drawn as the run's data set is
+(feature histograms against the data, or particles and springs;
+`--npy`: float32 `[num, N, F]`, zero on padded nodes).
 """
 
 import math
@@ -17,11 +21,13 @@ import numpy as np
 
 from train import images as image_lib
 from train import run_config
+from train import tasks
 
 flags.DEFINE_string('workdir', None, 'Work directory of a training run.',
                     required=True)
 flags.DEFINE_string('checkpoint', None, 'Checkpoint path; default: latest.')
-flags.DEFINE_integer('num', 64, 'Number of samples.', lower_bound=1)
+flags.DEFINE_integer('num', 64, 'Number of samples (graph runs: of test '
+                     'graphs, one sample each).', lower_bound=1)
 flags.DEFINE_integer('batch_size', 256, 'Samples drawn per call; memory '
                      'grows with it, not with --num.', lower_bound=1)
 flags.DEFINE_float('temperature', 1., 'Standard deviation of the latent, '
@@ -31,7 +37,7 @@ flags.register_validator('temperature', lambda v: 0. <= v < math.inf,
 flags.DEFINE_integer('seed', 0, 'Seed.', lower_bound=0)
 flags.DEFINE_string('out', None, 'PNG path; default W/sample_T<temperature>_'
                     's<seed>.png.')
-flags.DEFINE_string('npy', None, 'Also save the integer images here (.npy).')
+flags.DEFINE_string('npy', None, 'Also save the samples here (.npy).')
 FLAGS = flags.FLAGS
 MAX_GRID = 1024  # tiles in the PNG grid (1024 tiles of 48 px: 1,600 px wide)
 PROGRESS_EVERY = 10.  # seconds between progress lines
@@ -52,18 +58,28 @@ def main(argv):
   with run_config.restored_run(FLAGS.workdir, FLAGS.checkpoint,
                               'python -m train.sample') as (
                                   config, model, step):
+    task = tasks.of(config)
+    split, dtype = None, np.int32
+    if task.name == 'graphs':  # the samples' graphs
+      split, dtype = task.load(config, 'test'), np.float32
+      if FLAGS.num > len(split):
+        raise run_config.UsageError(
+            f'--num={FLAGS.num} exceeds the {len(split)} test graphs of '
+            f'--dataset={config["dataset"]} (one sample per graph).')
     out = FLAGS.out or os.path.join(
         FLAGS.workdir, f'sample_T{FLAGS.temperature:g}_s{FLAGS.seed}.png')
     npy = _npy_path(FLAGS.npy) if FLAGS.npy else None
     try:
       written = (np.lib.format.open_memmap(
-          npy + '.partial', mode='w+', dtype=np.int32,
-          shape=(FLAGS.num, *config['image_shape'])) if npy else None)
+          npy + '.partial', mode='w+', dtype=dtype,
+          shape=(FLAGS.num, *config[task.shape_key])) if npy else None)
       shown, start, said = [], time.time(), time.time()
       for first in range(0, FLAGS.num, FLAGS.batch_size):
-        batch = model.sample(min(FLAGS.batch_size, FLAGS.num - first),
-                             seed=[FLAGS.seed, first // FLAGS.batch_size],
-                             temperature=FLAGS.temperature).numpy()
+        last = min(first + FLAGS.batch_size, FLAGS.num)
+        batch = task.sample(
+            model, None if split is None else split.rows(first, last),
+            last - first,
+            [FLAGS.seed, first // FLAGS.batch_size], FLAGS.temperature)
         if written is not None:
           written[first:first + len(batch)] = batch
         shown.append(batch[:max(0, MAX_GRID - first)])
@@ -73,8 +89,8 @@ def main(argv):
           print(f'  {done}/{FLAGS.num} samples, {said - start:.0f} s, about '
                 f'{(said - start) / done * (FLAGS.num - done):.0f} s left',
                 flush=True)
-      image_lib.write_png(out, image_lib.grid(np.concatenate(shown),
-                                              config['model']['num_bins']))
+      image_lib.write_png(out, task.picture(config, np.concatenate(shown),
+                                            split))
       if written is not None:
         written.flush()
         del written

@@ -3,15 +3,14 @@
 
 import tensorflow as tf
 
-from tfp_convexp import flows
 
+def make_train_step(loss, variables, optimizer, strategy, global_batch,
+                    clip_grad_norm, seed, jit):
+  """Builds `train_step(batch, batch_index, poison)`.
 
-def make_train_step(model, optimizer, strategy, global_batch, clip_grad_norm,
-                    seed, jit):
-  """Builds `train_step(images, noise, batch_index, poison)`.
-
-  On each replica: the bits/dim of the dequantized batch (XLA-compiled if
-  `jit`), its gradient, the global gradient norm over all replicas, clipping
+  On each replica: the mean of `loss` over the replica's batch
+  (XLA-compiled if `jit`), its gradient, the global gradient norm over all
+  replicas, clipping
   to `clip_grad_norm` (0: none), and the update. A step whose summed loss or
   gradient norm is not finite changes nothing: the update runs under a
   `tf.cond` in cross-replica context (the pattern of Keras's
@@ -19,10 +18,12 @@ def make_train_step(model, optimizer, strategy, global_batch, clip_grad_norm,
   cond), so no copy of the variables is needed to undo it.
 
   Args:
-    model: a `tfp_convexp.flows` model.
-    optimizer: a built Keras optimizer over `model.trainable_variables`.
+    loss: `loss(batch, seed)`, the per-example metric (e.g. a task's
+      `loss` with its model bound), `seed` a stateless seed.
+    variables: the trainable variables.
+    optimizer: a built Keras optimizer over `variables`.
     strategy: the `tf.distribute` strategy holding the variables.
-    global_batch: images per step over all replicas.
+    global_batch: examples per step over all replicas.
     clip_grad_norm: float >= 0.
     seed: int; the step's stateless seed is `[seed, batch_index * replicas +
       replica]`.
@@ -30,31 +31,26 @@ def make_train_step(model, optimizer, strategy, global_batch, clip_grad_norm,
 
   Returns:
     A `tf.function` returning `(loss, gradient_norm, applied)`: the mean
-    bits/dim over the global batch, the global norm before clipping, and
+    loss over the global batch, the global norm before clipping, and
     whether the update was applied. `poison` (a bool) makes the step's
-    noise NaN, for tests of the guard.
+    loss and gradient NaN, for tests of the guard.
   """
-  variables = model.trainable_variables
   replicas = strategy.num_replicas_in_sync
-
-  @tf.function(jit_compile=jit)
-  def per_example_bpd(images, noise, step_seed):
-    return flows.bits_per_dim(model, images, seed=step_seed,
-                              base_noise=noise[None])
+  per_example = tf.function(loss, jit_compile=jit)
 
   def apply(grads):
     optimizer.apply_gradients(zip(grads, variables))
 
-  def replica_step(images, noise, batch_index, poison):
+  def replica_step(batch, batch_index, poison):
     ctx = tf.distribute.get_replica_context()
-    noise += tf.where(poison, float('nan'), 0.)
     step_seed = tf.cast(tf.stack([
         tf.constant(seed, tf.int64),
         batch_index * replicas + tf.cast(ctx.replica_id_in_sync_group,
                                          tf.int64)]), tf.int32)
     with tf.GradientTape() as tape:
-      bpd = per_example_bpd(images, noise, step_seed)
-      loss = tf.nn.compute_average_loss(bpd, global_batch_size=global_batch)
+      values = per_example(batch, step_seed)
+      values *= tf.where(poison, float('nan'), tf.ones([], values.dtype))
+      loss = tf.nn.compute_average_loss(values, global_batch_size=global_batch)
     grads = tape.gradient(loss, variables)
     norm = tf.linalg.global_norm(
         ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads))
@@ -76,9 +72,9 @@ def make_train_step(model, optimizer, strategy, global_batch, clip_grad_norm,
     return loss, norm, finite
 
   @tf.function
-  def train_step(images, noise, batch_index, poison):
+  def train_step(batch, batch_index, poison):
     loss, norm, finite = strategy.run(
-        replica_step, args=(images, noise, batch_index, poison))
+        replica_step, args=(batch, batch_index, poison))
     return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
             strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None),
             strategy.experimental_local_results(finite)[0])

@@ -1,13 +1,16 @@
-"""`python -m train`: trains a multiscale flow on tf.distribute.
+"""`python -m train`: trains a flow on tf.distribute.
 
     python -m train                      # offline digits, writes runs/default
     python -m train --model=mixing_convexp --workdir=runs/convexp
+    python -m train --model=graph_gmrf --workdir=runs/graphs  # a graph flow
 
 It writes into `--workdir`: `config.json` (the model), `checkpoints/`
 (every `--checkpoint_every` steps and at the end; a rerun resumes from the
 last one with the same step, optimizer state and data position),
 `tb/` (TensorBoard), `samples_<step>.png` at every evaluation, and
-`final.json` (test bits/dim, seconds of training, the step it started at).
+`final.json` (the test metric, seconds of training, the step it started
+at). Image runs are measured in bits/dim; graph runs (`--model=graph_*`) in
+nats per node, beside the data's true value where it is known.
 
 Bad flags, data or settings exit with code 2 and one `error:` line before
 any training; so does a run that cannot make progress (non-finite steps
@@ -33,7 +36,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_convexp import bijectors
-from tfp_convexp import data
 from train import checkpoints
 from train import distribute
 from train import evaluation
@@ -44,6 +46,7 @@ from train import quiet
 from train import run_config
 from train import settings as settings_lib
 from train import step as step_lib
+from train import tasks
 from train import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
@@ -201,7 +204,8 @@ def _prepare_workdir(workdir, config, settings):
                      f'{run_config.CONFIG_FILE}; pass --overwrite to replace '
                      f'its contents or choose another --workdir.')
   old = run_config.load(workdir)
-  keys = ('dataset', 'image_folder', 'image_shape', 'model')
+  keys = ('task', 'dataset', 'image_folder', 'image_shape', 'graph_shape',
+          'model')
   changed = run_config.differences({k: old.get(k) for k in keys},
                                    {k: config.get(k) for k in keys})
   if changed:
@@ -233,27 +237,25 @@ def prepare():
   run = Run()
   run.config = config
   run.settings = settings
+  run.task = task = tasks.of(config)
   run.chief = distribute.is_chief()
   workdir_lib.check_directory(settings.workdir)
+  if task.name == 'graphs' and settings.eval_num_samples != 1:
+    raise UsageError(f'--eval_num_samples={settings.eval_num_samples}: a '
+                     f'graph flow\'s likelihood is exact; importance samples '
+                     f'are for dequantized image models.')
   _say(f'loading --dataset={config["dataset"]}')
   try:
-    run.train_images, _ = data.load_images(
-        config['dataset'], 'train', config['data_dir'], config['image_folder'])
-    run.test_images, _ = data.load_images(
-        config['dataset'], 'test', config['data_dir'], config['image_folder'])
+    run.train = task.load(config, 'train')
+    run.test = task.load(config, 'test')
   except ValueError as e:
     raise UsageError(str(e)) from e
-  for split, images in (('train', run.train_images),
-                        ('test', run.test_images)):
-    if len(images) == 0 or list(images.shape[1:]) != config['image_shape']:
-      raise UsageError(f'the {split} split of --dataset={config["dataset"]} '
-                       f'has shape {images.shape}; expected [N > 0, '
-                       f'{", ".join(map(str, config["image_shape"]))}].')
-  config['data'] = run_config.data_record(run.train_images, run.test_images)
+  tasks.check(task, config, run.train, run.test)
+  config['data'] = run_config.data_record(task, run.train, run.test)
   batch_size = settings.batch_size
-  if batch_size > len(run.train_images):
+  if batch_size > len(run.train):
     raise UsageError(f'--batch_size={batch_size} exceeds the '
-                     f'{len(run.train_images)} training images.')
+                     f'{len(run.train)} training {task.examples}.')
   try:
     run.strategy = distribute.make_strategy(settings.strategy, settings.tpu)
   except ValueError as e:
@@ -299,20 +301,14 @@ def default_jit_compile(config, strategy):
   """XLA for the loss where it was measured faster: always on TPUs (which
   need it); on CPUs for small images with a spatial mixing layer and no
   residual block (its Russian-roulette loop is slower under XLA:CPU; see
-  benchmarks/results/train.md)."""
-  if strategy == 'tpu':
+  benchmarks/results/train.md); for graph flows."""
+  if strategy == 'tpu' or tasks.of(config).name == 'graphs':
     return True
   model = config['model']
   h, w, _ = config['image_shape']
   return (model.get('layout') == 'multiscale' and
           model.get('mixing') in _XLA_FASTER_MIXINGS and h * w <= 64 and
           model.get('model_type') != 'residual_flow')
-
-
-def _model_summary(model):
-  if model['layout'] != 'multiscale':
-    return model['layout']
-  return f'{model["mixing"]}, {model["model_type"]}'
 
 
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -336,7 +332,7 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def _convexp_terms(model):
-  return [layer.terms for layer in model.bijector.layers
+  return [layer.terms for layer in getattr(model.bijector, 'layers', ())
           if isinstance(layer, bijectors.ConvolutionExponential)]
 
 
@@ -367,21 +363,18 @@ class _Poison(object):
 
 def train(run):
   strategy, model, config = run.strategy, run.model, run.config
-  settings = run.settings
+  settings, task = run.settings, run.task
   workdir = settings.workdir
   if run.chief:
     os.makedirs(workdir, exist_ok=True)
     run_config.save(workdir, {**config, 'training': settings.saved()})
-  image_shape = tuple(config['image_shape'])
-  num_bins = config['model']['num_bins']
   global_batch = settings.batch_size
   replicas = strategy.num_replicas_in_sync
-  steps_per_epoch = input_pipeline.steps_per_epoch(len(run.train_images),
+  steps_per_epoch = input_pipeline.steps_per_epoch(len(run.train),
                                                    global_batch)
   total_steps = settings.epochs * steps_per_epoch
   if settings.max_steps:
     total_steps = min(total_steps, settings.max_steps)
-  base_noise_kind = model.dequantizer.base_noise_kind
 
   with strategy.scope():
     schedule = WarmupDecay(settings.lr, settings.warmup,
@@ -426,39 +419,39 @@ def train(run):
     _say('initialising ActNorm on the first batch')
     # Data-dependent ActNorm initialisation on the global batch, in
     # cross-replica context, so every replica (and worker) gets the same.
-    first_images, first_noise = next(iter(input_pipeline.training_batches(
-        run.train_images, global_batch, settings.seed, int(batches.numpy()),
-        base_noise_kind)))
+    first = next(iter(task.training_batches(
+        model, run.train, global_batch, settings.seed, int(batches.numpy()))))
     with strategy.scope():
-      model.log_prob(first_images, seed=[0, 0], base_noise=first_noise[None])
+      task.initialise(model, first)
 
   dataset = strategy.distribute_datasets_from_function(
-      lambda ctx: input_pipeline.training_batches(
-          run.train_images, global_batch, settings.seed, int(batches.numpy()),
-          base_noise_kind, ctx))
+      lambda ctx: task.training_batches(
+          model, run.train, global_batch, settings.seed, int(batches.numpy()),
+          ctx))
   iterator = iter(dataset)
 
   train_step = step_lib.make_train_step(
-      model, optimizer, strategy, global_batch, settings.clip_grad_norm,
-      settings.seed + 2, run.jit)
+      functools.partial(task.loss, model), variables, optimizer, strategy,
+      global_batch, settings.clip_grad_norm, settings.seed + 2, run.jit)
   poison = _Poison(settings.inject_nonfinite_at)
 
-  test_bits_per_dim = evaluation.SplitBitsPerDim(
-      model, settings.eval_num_samples, run.jit, strategy)
+  test_metric = evaluation.SplitMean(
+      task.evaluation(model, settings.eval_num_samples), run.jit, strategy)
 
   writer = (tf.summary.create_file_writer(os.path.join(workdir, 'tb'))
             if run.chief else tf.summary.create_noop_writer())
 
   def evaluate():
     _say(f'step {int(step.numpy())}: evaluating on the '
-         f'{len(run.test_images)} test images')
-    test_bpd, _ = test_bits_per_dim(run.test_images, global_batch,
-                                    settings.seed + 3)
+         f'{len(run.test)} test {task.examples}')
+    test_value, _ = test_metric(run.test.arrays, global_batch,
+                                settings.seed + 3)
     try:
-      samples = model.sample(settings.num_grid_samples,
-                             seed=[settings.seed + 4, 0],
-                             temperature=settings.temperature)
-      canvas = image_lib.grid(samples.numpy(), num_bins)
+      samples = task.sample(model, run.test, settings.num_grid_samples,
+                            [settings.seed + 4, 0], settings.temperature)
+      if not np.all(np.isfinite(samples)):
+        raise tf.errors.InvalidArgumentError(None, None, 'non-finite samples')
+      canvas = task.picture(config, samples, run.test)
     except tf.errors.InvalidArgumentError as e:
       # The grid is a diagnostic: a model whose decoder overflows on some
       # latents (TFP's tfb.Glow does at temperature 1) still trains. Any
@@ -467,10 +460,10 @@ def train(run):
         raise
       canvas = None
       print(f'step {int(step.numpy())}: the sample grid decoded to non-finite '
-            f'images at --temperature={settings.temperature}; no grid '
-            f'written', flush=True)
+            f'{task.examples} at --temperature={settings.temperature}; no '
+            f'grid written', flush=True)
     with writer.as_default(step=int(step.numpy())):
-      tf.summary.scalar('test/bits_per_dim', test_bpd)
+      tf.summary.scalar(f'test/{task.metric}', test_value)
       if canvas is not None:
         tf.summary.image('samples', canvas[None], max_outputs=1)
       terms = _convexp_terms(model)
@@ -480,9 +473,11 @@ def train(run):
     if run.chief and canvas is not None:
       image_lib.write_png(os.path.join(workdir, f'samples_{int(step.numpy()):07d}.png'),
                           canvas)
-    print(f'step {int(step.numpy())}: test {test_bpd:.4f} bits/dim '
-          f'(importance samples: {settings.eval_num_samples})', flush=True)
-    return test_bpd
+    print(f'step {int(step.numpy())}: test {test_value:.4f} {task.unit}'
+          f'{_reference(run.test)}'
+          f'{"" if task.name == "graphs" else f" (importance samples: {settings.eval_num_samples})"}',
+          flush=True)
+    return test_value
 
   saved = {}  # the progress record of this session's last checkpoint
 
@@ -490,7 +485,7 @@ def train(run):
     store.save(int(step.numpy()))
     saved.update(step=int(step.numpy()), started_at_step=first_step,
                  seconds=time.time() - started,
-                 train_bits_per_dim=running[-steps_per_epoch:])
+                 train_losses=running[-steps_per_epoch:])
     if run.chief:  # a run replaced by --overwrite is superseded now
       workdir_lib.discard_set_aside(workdir)
       workdir_lib.write_json(progress_path, saved)
@@ -499,9 +494,9 @@ def train(run):
     if checkpoints.numbers(ckpt_dir)[-1:] != [int(step.numpy())]:
       save()
 
-  print(f'{config["dataset"]}: {len(run.train_images)} train / '
-        f'{len(run.test_images)} test images of {image_shape}, {num_bins} '
-        f'levels; model {settings.model} ({_model_summary(config["model"])}), '
+  shape, layers = task.describe(config)
+  print(f'{config["dataset"]}: {len(run.train)} train / {len(run.test)} '
+        f'test {task.examples} of {shape}; model {settings.model} ({layers}), '
         f'{sum(v.shape.num_elements() for v in variables):,d} parameters; '
         f'{replicas} replica(s), XLA loss: {run.jit}', flush=True)
   total_epochs = -(-total_steps // steps_per_epoch)
@@ -509,7 +504,8 @@ def train(run):
   nonfinite = 0
   restores = 0  # since the last new checkpoint
   progbar, started = None, time.time()
-  running = list(before.get('train_bits_per_dim', []))
+  running = list(before.get('train_losses',  # named so since graph runs
+                            before.get('train_bits_per_dim', [])))
   first_step = int(step.numpy())
   compiled = False  # the bar and its time estimate start after compiling
   interrupts = interrupts_lib.Interrupts()
@@ -527,10 +523,9 @@ def train(run):
                   flush=True)
             progbar = keras.utils.Progbar(
                 steps_per_epoch - bar_from,
-                stateful_metrics=['bits/dim', 'images/s'])
+                stateful_metrics=[task.unit, f'{task.examples}/s'])
             epoch_start = time.time()
-          images, noise = next(iterator)
-          loss, norm, applied = train_step(images, noise, batches,
+          loss, norm, applied = train_step(next(iterator), batches,
                                            tf.constant(poison(current)))
           if not compiled:
             compiled = True
@@ -554,15 +549,16 @@ def train(run):
           running.append(loss)
           if int(step.numpy()) % settings.log_every == 0:
             with writer.as_default(step=int(step.numpy())):
-              tf.summary.scalar('train/bits_per_dim',
+              tf.summary.scalar(f'train/{task.metric}',
                                 float(np.mean(running[-settings.log_every:])))
               tf.summary.scalar('train/learning_rate', float(schedule(current)))
               tf.summary.scalar('train/gradient_norm', float(norm))
           if progbar is not None:
             done = current % steps_per_epoch + 1 - bar_from
             progbar.update(done, [
-                ('bits/dim', float(np.mean(running[-10:]))),
-                ('images/s', done * global_batch / (time.time() - epoch_start))])
+                (task.unit, float(np.mean(running[-10:]))),
+                (f'{task.examples}/s',
+                 done * global_batch / (time.time() - epoch_start))])
           if int(step.numpy()) % settings.checkpoint_every == 0:
             save()
             restores = 0
@@ -586,32 +582,47 @@ def train(run):
                                      seconds=time.time() - started)
       started_at, elapsed = last['started_at_step'], last['seconds']
       final_evaluation = True
-      test_bpd = evaluate()
+      test_value = evaluate()
     except KeyboardInterrupt:
       raise KeyboardInterrupt(_interrupted(
           store, step, interrupts.torn, final_evaluation,
           save_unless_saved)) from None
   if run.chief:
     writer.flush()
-    image_lib.bits_per_dim_plot(
-        os.path.join(workdir, 'tb'), os.path.join(workdir, 'bits_per_dim.png'),
-        uniform_bits_per_dim=math.log2(num_bins),
+    truth = run.test.truth
+    image_lib.metric_plot(
+        os.path.join(workdir, 'tb'),
+        os.path.join(workdir, f'{task.metric}.png'), task.metric, task.unit,
+        task.baseline(config) if truth is None else (
+            float(np.mean(truth)), 'the data\'s true value'),
         log=functools.partial(print, flush=True))
-    workdir_lib.write_json(final_path, {
-        'step': int(step.numpy()), 'test_bits_per_dim': test_bpd,
-        'train_bits_per_dim_last_epoch': float(np.mean(
+    result = {
+        'step': int(step.numpy()), f'test_{task.metric}': test_value,
+        f'train_{task.metric}_last_epoch': float(np.mean(
             running[-steps_per_epoch:])) if running else None,
-        'seconds': elapsed, 'started_at_step': started_at})
+        'seconds': elapsed, 'started_at_step': started_at}
+    if truth is not None:
+      result[f'true_test_{task.metric}'] = float(np.mean(truth))
+      result[f'gap_{task.metric}'] = test_value - float(np.mean(truth))
+    workdir_lib.write_json(final_path, result)
   else:
     shutil.rmtree(os.path.join(workdir, 'tmp', distribute.task_id()),
                   ignore_errors=True)
-  if not math.isfinite(test_bpd):
-    raise UsageError(f'the final test bits/dim is not finite ({test_bpd}); '
-                     f'the checkpoint at step {int(step.numpy())} is kept. '
-                     f'Lower --lr or set --clip_grad_norm.')
+  if not math.isfinite(test_value):
+    raise UsageError(f'the final test {task.unit} is not finite '
+                     f'({test_value}); the checkpoint at step '
+                     f'{int(step.numpy())} is kept. Lower --lr or set '
+                     f'--clip_grad_norm.')
   print(f'done: {int(step.numpy())} steps in {elapsed:.0f} s; final test '
-        f'{test_bpd:.4f} bits/dim', flush=True)
+        f'{test_value:.4f} {task.unit}', flush=True)
   run_config.keep_until_exit(dict(locals()))
+
+
+def _reference(split):
+  """The data's own value of the metric, where it is known."""
+  if split.truth is None:
+    return ''
+  return f' (the data\'s true value: {float(np.mean(split.truth)):.4f})'
 
 
 def _interrupted(store, step, torn, final_evaluation, save_unless_saved):

@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 
-__all__ = ['GRAPH_SETS', 'VERSION', 'community_gmrf', 'springs', 'load']
+__all__ = ['GRAPH_SETS', 'VERSION', 'community_gmrf', 'graph_shape', 'springs',
+           'load']
 
 VERSION = 1
 # Split seeds: a set's train and test graphs are independent.
@@ -159,11 +160,22 @@ GRAPH_SETS = {
 }
 
 
-def load(name, split):
-  """The `split` ('train' or 'test') of the set `name` in `GRAPH_SETS`."""
+def graph_shape(name):
+  """`(N, F)`: the padded node count and the features of the set `name`."""
+  _check(name)
+  return {'community_gmrf': (GMRF['max_nodes'], GMRF['num_features']),
+          'springs': (SPRINGS['max_nodes'], 4)}[name]
+
+
+def _check(name):
   if name not in GRAPH_SETS:
     raise ValueError(f'graph data: `name` must be one of {tuple(GRAPH_SETS)}; '
                      f'got {name!r}.')
+
+
+def load(name, split):
+  """The `split` ('train' or 'test') of the set `name` in `GRAPH_SETS`."""
+  _check(name)
   if split not in _SEEDS:
     raise ValueError(f'graph data: `split` must be one of {tuple(_SEEDS)}; '
                      f'got {split!r}.')

@@ -12,6 +12,7 @@ from tfp_convexp.flows.builder import STEP_LAYERS
 from tfp_convexp.flows.configs import Config
 from tfp_convexp.flows.configs import CONFIGS
 from tfp_convexp.flows.configs import parameter_count
+from tfp_convexp.flows.configs import TASKS
 from tfp_convexp.flows.configs import TRAINING_KEYS
 from tfp_convexp.flows.dequantization import UniformDequantizer
 from tfp_convexp.flows.dequantization import VariationalDequantizer

@@ -221,8 +221,9 @@ class GraphFlow(tfd.Distribution):
   def sample(self, sample_shape=(), seed=None, name='sample', **kwargs):
     """Node features of shape `sample_shape + B + [N, F]`, `B` the batch
     shape of the graphs given (`adjacency`, `node_mask` keywords), zero on
-    padded nodes. (TFP's `sample` would fix `B` to the distribution's empty
-    batch shape; the graphs come with each call.)"""
+    padded nodes; `temperature` (default 1) scales the latent, as the image
+    models' `sample`. (TFP's `sample` would fix `B` to the distribution's
+    empty batch shape; the graphs come with each call.)"""
     with tf.name_scope(self.name), tf.name_scope(name):
       static = tf.get_static_value(tf.convert_to_tensor(sample_shape,
                                                         tf.int32))
@@ -233,7 +234,8 @@ class GraphFlow(tfd.Distribution):
       x = self._sample_n(tf.reduce_prod(shape), seed=seed, **kwargs)
       return tf.reshape(x, tf.concat([shape, tf.shape(x)[1:]], 0))
 
-  def _sample_n(self, n, seed=None, adjacency=None, node_mask=None):
+  def _sample_n(self, n, seed=None, adjacency=None, node_mask=None,
+                temperature=1.):
     dtype = self.dtype
     zeros = tf.zeros([self.num_nodes, self.num_features], dtype)
     _, adjacency, mask = self._checked(zeros, adjacency, node_mask)
@@ -242,16 +244,17 @@ class GraphFlow(tfd.Distribution):
     shape = tf.concat([[n], batch, [self.num_nodes, self.num_features]], 0)
     z = tf.random.stateless_normal(
         shape, tfp.random.sanitize_seed(seed, salt='graph_flow_sample'),
-        dtype=dtype) * mask[..., None]
+        dtype=dtype) * (mask[..., None] * tf.cast(temperature, dtype))
     return self._bijector.inverse(z, adjacency=adjacency, node_mask=mask)
 
 
 def make_graph_flow(num_nodes, num_features, mixing='graph_convexp',
-                    n_steps=4, hidden=64, message_steps=2, seed=0,
+                    n_subflows=4, n_intermediate_channels=64,
+                    message_steps=2, seed=0,
                     dtype=tf.float32, validate_args=True):
   """A graph normalizing flow over node features `[..., N, F]`.
 
-  Each of `n_steps` steps is (Liu et al., 2019, with a mixing layer as in
+  Each of `n_subflows` steps is (Liu et al., 2019, with a mixing layer as in
   Glow and the convolution-exponential paper): a `GraphActNorm`; the
   `mixing` layers (`GRAPH_MIXINGS`); a `GraphAffineCoupling` whose scale and
   shift come from a message-passing network on the first half of the
@@ -262,8 +265,10 @@ def make_graph_flow(num_nodes, num_features, mixing='graph_convexp',
     num_nodes: Python int `N`, the padded number of nodes.
     num_features: Python int `F >= 2`.
     mixing: a name in `GRAPH_MIXINGS`.
-    n_steps: Python int >= 1.
-    hidden: width of the couplings' message-passing networks.
+    n_subflows: Python int >= 1, the number of steps (named as
+      `make_flow`'s steps per level).
+    n_intermediate_channels: width of the couplings' message-passing
+      networks (named as `make_flow`'s conditioner width).
     message_steps: their message-passing rounds.
     seed: int; every weight follows from it.
     dtype: tf.float32 or tf.float64.
@@ -276,14 +281,14 @@ def make_graph_flow(num_nodes, num_features, mixing='graph_convexp',
   positive_int = functools.partial(builder._positive_int, owner=owner)  # pylint: disable=protected-access
   num_nodes = positive_int(num_nodes, 'num_nodes')
   num_features = positive_int(num_features, 'num_features', 2)
-  n_steps = positive_int(n_steps, 'n_steps')
+  n_subflows = positive_int(n_subflows, 'n_subflows')
   seed = positive_int(seed, 'seed', 0)
   if mixing not in GRAPH_MIXINGS:
     raise ValueError(f'{owner}: `mixing` must be one of '
                      f'{tuple(GRAPH_MIXINGS)}; got {mixing!r}.')
   dtype = image_events.float_dtype(dtype, owner)
   layers = []
-  for step in range(n_steps):
+  for step in range(n_subflows):
     prefix = f'step{step}'
     ctx = _Context(num_nodes, num_features, dtype, seed * 100 + step, prefix)
     layers.append(bijectors.GraphActNorm(num_nodes, num_features,
@@ -291,7 +296,8 @@ def make_graph_flow(num_nodes, num_features, mixing='graph_convexp',
                                          name=f'{prefix}_actnorm'))
     layers.extend(GRAPH_MIXINGS[mixing].build(ctx))
     layers.append(bijectors.GraphAffineCoupling(
-        num_nodes, num_features, hidden=hidden, message_steps=message_steps,
+        num_nodes, num_features, hidden=n_intermediate_channels,
+        message_steps=message_steps,
         seed=ctx.seed(), dtype=dtype, name=f'{prefix}_coupling'))
   return GraphFlow(GraphFlowBijector(num_nodes, num_features, layers),
                    validate_args=validate_args)
