@@ -162,8 +162,8 @@ def test_a_run_killed_while_saving_resumes(tmp_path):
   assert f'at step {last}' in out and f'done: {last + 2} steps' in out
 
 
-def _interrupt_when(args, line):
-  """Starts `python -m train *args`, sends SIGINT (Ctrl-C) once stdout
+def _interrupt_when(args, line, sig=signal.SIGINT):
+  """Starts `python -m train *args`, sends `sig` (Ctrl-C) once stdout
   shows `line`; returns (exit code, stdout, stderr)."""
   proc = subprocess.Popen([sys.executable, '-m', 'train', *args], cwd=ROOT,
                           env=_env(), stdout=subprocess.PIPE,
@@ -172,7 +172,7 @@ def _interrupt_when(args, line):
   for text in proc.stdout:
     out.append(text)
     if line in text:
-      proc.send_signal(signal.SIGINT)
+      proc.send_signal(sig)
       break
   rest, err = proc.communicate(timeout=300)
   return proc.returncode, ''.join(out) + rest, err
@@ -208,6 +208,24 @@ def test_ctrl_c_saves_the_step_and_the_rerun_finishes_the_run(tmp_path):
   final = json.load(open(os.path.join(work, 'final.json')))
   assert final['step'] == at + 2 and final['started_at_step'] == at
   assert final['seconds'] > 0.1 and final['train_bits_per_dim_last_epoch']
+
+
+def test_sigterm_saves_the_step_and_the_rerun_resumes_there(tmp_path):
+  """A preemption's SIGTERM while training: a checkpoint of the step it
+  stopped at, one line, exit 143; the same command resumes at that step."""
+  work = str(tmp_path / 'run')
+  flags = [f'--workdir={work}', '--checkpoint_every=100000', *TINY]
+  code, _, err = _interrupt_when(['--max_steps=100000', *flags],
+                                 'compiled and ran in', signal.SIGTERM)
+  assert code == 143, err[-3000:]
+  assert 'Traceback' not in err, err[-3000:]
+  last = err.strip().splitlines()[-1]
+  assert last.startswith('terminated (SIGTERM) at step '), err[-3000:]
+  at = int(last.split()[4].rstrip(';'))
+  assert at >= 1 and f'saved {work}/checkpoints/ckpt-{at}:' in last
+  out = _ok('train', f'--max_steps={at + 1}', *flags).stdout
+  assert f'resumed from {work}/checkpoints/ckpt-{at} at step {at}' in out
+  assert f'done: {at + 1} steps' in out
 
 
 def test_one_program_at_a_time_per_work_directory(finished_run, tmp_path):

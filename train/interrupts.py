@@ -1,11 +1,14 @@
-"""Ctrl-C (SIGINT) that never leaves a run's state half-updated.
+"""Ctrl-C (SIGINT) and SIGTERM that never leave a run's state half-updated.
 
 Inside `held()` a SIGINT is remembered and raised as `KeyboardInterrupt`
 when the block ends, so that a training step, its bookkeeping and a
 checkpoint save are either whole or not begun; elsewhere (evaluations,
-sample grids) it is raised at once. A second SIGINT inside `held()` is
+sample grids) it is raised at once. A second signal inside `held()` is
 raised at once too, for a step that does not end, and marks the state
-`torn`: the program must then not save it.
+`torn`: the program must then not save it. SIGTERM (what a scheduler or
+`kill` sends before it preempts a job) is handled the same way and raised
+as `Terminated`, a `KeyboardInterrupt`, so that the program can exit with
+the shell's code for it.
 """
 
 import contextlib
@@ -13,34 +16,42 @@ import signal
 import threading
 
 
+class Terminated(KeyboardInterrupt):
+  """A SIGTERM, handled as Ctrl-C is."""
+
+
+SIGNALS = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}
+
+
 class Interrupts(object):
 
   def __init__(self):
     self._holding = False
-    self._pending = False
+    self._pending = None  # the exception class of a held signal
     self.torn = False
 
   def _handler(self, signum, frame):
-    del signum, frame
-    if self._holding and not self._pending:
-      self._pending = True
+    del frame
+    if self._holding and self._pending is None:
+      self._pending = SIGNALS[signum]
       return
     if self._holding:
       self.torn = True
-    raise KeyboardInterrupt
+    raise SIGNALS[signum]
 
   @contextlib.contextmanager
   def installed(self):
-    """Handles SIGINT within the block (signal handlers belong to the main
-    thread; elsewhere the block runs with Python's default)."""
+    """Handles SIGINT and SIGTERM within the block (signal handlers belong
+    to the main thread; elsewhere the block runs with Python's default)."""
     if threading.current_thread() is not threading.main_thread():
       yield self
       return
-    previous = signal.signal(signal.SIGINT, self._handler)
+    previous = {s: signal.signal(s, self._handler) for s in SIGNALS}
     try:
       yield self
     finally:
-      signal.signal(signal.SIGINT, previous)
+      for s, handler in previous.items():
+        signal.signal(s, handler)
 
   @contextlib.contextmanager
   def held(self):
@@ -49,6 +60,6 @@ class Interrupts(object):
       yield
     finally:
       self._holding = False
-    if self._pending:
-      self._pending = False
-      raise KeyboardInterrupt
+    if self._pending is not None:
+      pending, self._pending = self._pending, None
+      raise pending

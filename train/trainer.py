@@ -19,7 +19,8 @@ A `LOCK` file keeps a second program out of a work directory in use.
 Checkpoints are found from their files, written atomically, and a damaged
 one is set aside for the previous one; nothing in an existing work
 directory is replaced without `--overwrite`. Ctrl-C saves a checkpoint of
-the step it stopped at and exits with code 130.
+the step it stopped at and exits with code 130; SIGTERM (a scheduler's
+preemption, `kill`) does the same and exits with code 143.
 """
 
 import collections
@@ -583,8 +584,8 @@ def train(run):
       started_at, elapsed = last['started_at_step'], last['seconds']
       final_evaluation = True
       test_value = evaluate()
-    except KeyboardInterrupt:
-      raise KeyboardInterrupt(_interrupted(
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM (`Terminated`)
+      raise type(e)(_interrupted(
           store, step, interrupts.torn, final_evaluation,
           save_unless_saved)) from None
   if run.chief:
@@ -629,7 +630,7 @@ def _interrupted(store, step, torn, final_evaluation, save_unless_saved):
   """Saves what a Ctrl-C left whole; returns what to tell the user."""
   at = int(step.numpy())
   if torn:
-    return (f'at step {at}, inside a step (Ctrl-C twice): nothing saved; '
+    return (f'at step {at}, inside a step (a second signal): nothing saved; '
             f'the last checkpoint on disk is {store.latest()}')
   if final_evaluation:
     return (f'during the final evaluation; the checkpoint of step {at} is '
