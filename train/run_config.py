@@ -22,7 +22,9 @@ from tfp_convexp import data
 from tfp_convexp import flows
 from tfp_convexp import nets
 from train import checkpoints
+from train import interrupts
 from train import quiet
+from train import tasks
 from train import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
@@ -182,8 +184,10 @@ def run_program(main, parser):
   os._exit(code or 0)  # pylint: disable=protected-access
 
 
-# The shell's exit code for a program stopped by Ctrl-C (128 + SIGINT).
+# The shell's exit codes for a program stopped by Ctrl-C (128 + SIGINT) and
+# by SIGTERM (128 + 15).
 INTERRUPTED_EXIT_CODE = 130
+TERMINATED_EXIT_CODE = 143
 
 
 def exits_2_on_usage_errors(main):
@@ -203,9 +207,12 @@ def exits_2_on_usage_errors(main):
       print(f'error: {e}', file=sys.stderr)
       sys.exit(2)
     except KeyboardInterrupt as e:
-      print(f'interrupted {e}' if str(e) else 'interrupted; nothing written',
+      what = ('terminated (SIGTERM)' if isinstance(e, interrupts.Terminated)
+              else 'interrupted')
+      print(f'{what} {e}' if str(e) else f'{what}; nothing written',
             file=sys.stderr)
-      sys.exit(INTERRUPTED_EXIT_CODE)
+      sys.exit(TERMINATED_EXIT_CODE if isinstance(e, interrupts.Terminated)
+               else INTERRUPTED_EXIT_CODE)
   return wrapped
 
 
@@ -257,7 +264,8 @@ def define_model_flags():
   flags.DEFINE_enum('mixing', None, list(flows.MIXINGS) + [
       m for m in flows.GRAPH_MIXINGS if m not in flows.MIXINGS],
                     'Mixing layer.' + _choices(flows.MIXINGS) +
-                    ' Graph runs:' + _choices(flows.GRAPH_MIXINGS)[:-1] +
+                    ' Graph runs take' +
+                    _choices(flows.GRAPH_MIXINGS)[len(' One of'):-1] +
                     ' (`make_graph_flow`).')
   flags.DEFINE_enum('model_type', None, list(flows.MODEL_TYPES),
                     'Transformation of each step.' +
@@ -307,7 +315,8 @@ def define_model_flags():
   flags.DEFINE_integer('resnet_blocks', None, 'Blocks of MEF\'s conditioner.',
                        lower_bound=1)
   flags.DEFINE_integer('message_steps', None, 'Message-passing rounds of a '
-                       'graph flow\'s coupling networks.', lower_bound=1)
+                       'graph flow\'s coupling networks; default: the graph '
+                       '--model entry\'s (2).', lower_bound=1)
   flags.register_validator(
       'convexp_norm_bound', lambda v: v is None or 0. < v < math.inf,
       '--convexp_norm_bound must be a finite number > 0.')
@@ -422,7 +431,6 @@ def _graph_config(dataset):
 
 def build_model(config):
   """The model of a run configuration; bad combinations are UsageErrors."""
-  from train import tasks  # pylint: disable=g-import-not-at-top
   try:
     return tasks.of(config).build(config)
   except ValueError as e:
