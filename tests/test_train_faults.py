@@ -228,6 +228,42 @@ def test_sigterm_saves_the_step_and_the_rerun_resumes_there(tmp_path):
   assert f'done: {at + 1} steps' in out
 
 
+def test_a_full_disk_stops_the_run_and_keeps_the_checkpoints(
+    tmp_path, monkeypatch):
+  """A checkpoint save that meets a full disk (injected: the third save
+  writes part of its data, then fails as TensorFlow does): exit 2 and one
+  `error:` line naming the directory; no partial file; the earlier
+  checkpoints load, and the same command resumes from them."""
+  work = str(tmp_path / 'run')
+  write = tf.train.Checkpoint.write
+  calls = []
+
+  def fails_on_the_third(self, prefix, *args, **kwargs):
+    calls.append(prefix)
+    if len(calls) == 3:
+      os.makedirs(os.path.dirname(prefix), exist_ok=True)
+      open(prefix + '.data-00000-of-00001', 'wb').write(b'\0' * 100)
+      raise tf.errors.ResourceExhaustedError(
+          None, None, f'{prefix}_temp/part-00000; No space left on device')
+    return write(self, prefix, *args, **kwargs)
+
+  monkeypatch.setattr(tf.train.Checkpoint, 'write', fails_on_the_third)
+  flags = [f'--workdir={work}', '--checkpoint_every=1', *TINY]
+  proc = _fails('train', '--max_steps=5', *flags, message=(
+      f'error: cannot save the checkpoint of step 3 in {work}/checkpoints (no '
+      f'space left on the device); nothing of it is left, and the checkpoints '
+      f'before it are intact (newest: {work}/checkpoints/ckpt-2). Free space '
+      f'there and run the same command again to resume.'))
+  assert 'Traceback' not in proc.stderr
+  assert sorted(os.listdir(os.path.join(work, 'checkpoints'))) == [
+      'checkpoint', 'ckpt-1.data-00000-of-00001', 'ckpt-1.index',
+      'ckpt-2.data-00000-of-00001', 'ckpt-2.index', 'progress.json']
+  monkeypatch.setattr(tf.train.Checkpoint, 'write', write)
+  out = _ok('train', '--max_steps=3', *flags).stdout
+  assert f'resumed from {work}/checkpoints/ckpt-2 at step 2' in out
+  assert 'done: 3 steps' in out
+
+
 def test_one_program_at_a_time_per_work_directory(finished_run, tmp_path):
   work = copy_run(finished_run[0], tmp_path)
   holder = subprocess.Popen(

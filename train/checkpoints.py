@@ -115,11 +115,17 @@ class Store(object):
     scratch = os.path.join(self.directory, f'.partial-{number}')
     if tf.io.gfile.exists(scratch):
       tf.io.gfile.rmtree(scratch)
-    written = self._checkpoint.write(os.path.join(scratch, f'ckpt-{number}'))
-    files = _files(written)
-    for f in sorted(files, key=lambda f: f.endswith('.index')):  # index last
-      tf.io.gfile.rename(f, os.path.join(self.directory, os.path.basename(f)),
-                         overwrite=True)
+    try:
+      written = self._checkpoint.write(os.path.join(scratch,
+                                                    f'ckpt-{number}'))
+      files = _files(written)
+      for f in sorted(files, key=lambda f: f.endswith('.index')):  # index last
+        tf.io.gfile.rename(f, os.path.join(self.directory,
+                                           os.path.basename(f)),
+                           overwrite=True)
+    except BaseException:  # a full disk, Ctrl-C: no part of it is left
+      _remove_unfinished(self.directory, number, scratch)
+      raise
     tf.io.gfile.rmtree(scratch)
     kept = numbers(self.directory)
     for old in kept[:-self._keep]:
@@ -128,6 +134,20 @@ class Store(object):
           tf.io.gfile.remove(f)
     _write_state_file(self.directory)
     return target
+
+
+def _remove_unfinished(directory, number, scratch):
+  """Removes what a failed save of `ckpt-<number>` wrote (best effort: the
+  failure may be a disk that takes no more writes)."""
+  shutil.rmtree(scratch, ignore_errors=True)
+  if not os.path.exists(os.path.join(directory, f'ckpt-{number}.index')):
+    for name in os.listdir(directory):
+      match = _DATA.match(name)
+      if match and int(match.group(1)) == number:
+        try:
+          os.remove(os.path.join(directory, name))
+        except OSError:
+          pass
 
 
 def _write_state_file(directory):

@@ -34,8 +34,13 @@ def grid(images, num_bins):
 def write_png(path, canvas):
   """Writes atomically: a crash never leaves a partial PNG."""
   tmp = path + '.tmp'
-  tf.io.write_file(tmp, tf.io.encode_png(canvas))
-  tf.io.gfile.rename(tmp, path, overwrite=True)
+  try:
+    tf.io.write_file(tmp, tf.io.encode_png(canvas))
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+  except BaseException:  # a full disk: no partial file is left behind
+    if tf.io.gfile.exists(tmp):
+      tf.io.gfile.remove(tmp)
+    raise
 
 
 def read_scalars(tb_dir, tags, log=print):

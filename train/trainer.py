@@ -483,13 +483,28 @@ def train(run):
   saved = {}  # the progress record of this session's last checkpoint
 
   def save():
-    store.save(int(step.numpy()))
-    saved.update(step=int(step.numpy()), started_at_step=first_step,
+    at = int(step.numpy())
+    again = 'Free space there and run the same command again to resume.'
+    try:
+      store.save(at)
+    except (tf.errors.OpError, OSError) as e:  # a full disk, above all
+      newest = store.latest()
+      before = (f'the checkpoints before it are intact (newest: {newest})'
+                if newest else 'there is no earlier checkpoint')
+      raise UsageError(
+          f'cannot save the checkpoint of step {at} in {ckpt_dir} '
+          f'({_reason(e)}); nothing of it is left, and {before}. '
+          f'{again}') from e
+    saved.update(step=at, started_at_step=first_step,
                  seconds=time.time() - started,
                  train_losses=running[-steps_per_epoch:])
     if run.chief:  # a run replaced by --overwrite is superseded now
-      workdir_lib.discard_set_aside(workdir)
-      workdir_lib.write_json(progress_path, saved)
+      try:
+        workdir_lib.discard_set_aside(workdir)
+        workdir_lib.write_json(progress_path, saved)
+      except OSError as e:
+        raise UsageError(f'cannot write {progress_path} ({_reason(e)}); the '
+                         f'checkpoint of step {at} is saved. {again}') from e
 
   def save_unless_saved():
     if checkpoints.numbers(ckpt_dir)[-1:] != [int(step.numpy())]:
@@ -619,6 +634,15 @@ def train(run):
   run_config.keep_until_exit(dict(locals()))
 
 
+def _reason(error):
+  """What a failed write said, in a few words."""
+  text = (getattr(error, 'message', None) or getattr(error, 'strerror', None)
+          or str(error))
+  if 'No space left on device' in text:
+    return 'no space left on the device'
+  return text.strip().splitlines()[0]
+
+
 def _reference(split):
   """The data's own value of the metric, where it is known."""
   if split.truth is None:
@@ -699,6 +723,15 @@ def main(argv):
   run = prepare()
   try:
     train(run)
+  except (tf.errors.OpError, OSError) as e:
+    # A full disk met by any other write (summaries, pictures, final.json,
+    # each written whole or not at all) stops the run as a checkpoint does.
+    if _reason(e) != 'no space left on the device':
+      raise
+    raise UsageError(f'no space left on the device of --workdir='
+                     f'{run.settings.workdir}; the checkpoints saved so far '
+                     f'are intact. Free space there and run the same command '
+                     f'again to resume.') from e
   finally:
     if run.lock:
       run.lock.release()

@@ -107,11 +107,16 @@ class Lock(object):
 def write_json(path, value):
   """Writes JSON atomically: readers see the old file or the whole new one."""
   tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w') as f:
-    json.dump(value, f, indent=1, sort_keys=True)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+  try:
+    with open(tmp, 'w') as f:
+      json.dump(value, f, indent=1, sort_keys=True)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:  # a full disk: no partial file is left behind
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
 
 
 def read_json(path):
