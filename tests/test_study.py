@@ -40,9 +40,24 @@ def test_differences_are_called_apart_only_when_seed_ranges_do_not_overlap():
   assert 'Best mean: `convexp`' in text
 
 
+def test_the_graph_claims_are_stated_against_the_spread():
+  def graph(layer, values):
+    return [{**_record(layer, s, v, 'graph'), 'test_nats_per_node': v,
+             'train_nats_per_node': v} for s, v in enumerate(values)]
+  records = (graph('1x1', (2.0, 2.1, 2.2)) + graph('none', (2.5, 2.6, 2.7)) +
+             graph('graph_convexp', (1.7, 1.8, 2.05)))
+  layers = study_report.summary(records)[('digits', 'graph')]
+  text = '\n'.join(study_report._claims(layers))  # pylint: disable=protected-access
+  assert ('`graph_convexp` against `1x1`: -0.2500 nats/node (mean over '
+          'seeds); it does not beat it by more than the spread') in text
+  assert ('`graph_convexp` against `none`: -0.7500 nats/node (mean over '
+          'seeds); it beats it by more than the spread over seeds') in text
+
+
 def _study(tmp_path, *extra):
   command = [sys.executable, 'benchmarks/study.py',
-             '--runs=digits/mixing/1x1/s*,digits/mixing/glow/s0',
+             '--runs=digits/mixing/1x1/s*,digits/mixing/glow/s0,'
+             'springs/graph/1x1/s0',
              '--steps=6', '--width=8', '--n_subflows=1', '--seeds=2',
              '--eval_every=1', '--time_steps=2', f'--workdir={tmp_path / "runs"}',
              f'--out={tmp_path / "out"}', *extra]
@@ -58,8 +73,15 @@ def test_the_study_runs_a_subset_resumes_and_reports(tmp_path):
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
   out = tmp_path / 'out'
   saved = json.loads((out / 'study.json').read_text())
-  records = saved['records']
-  assert saved['planned_runs'] == 3 and len(records) == 3
+  graph = saved['records'][0]  # sorted by experiment: graph first
+  records = saved['records'][1:]
+  assert saved['planned_runs'] == 4 and len(records) == 3
+  assert (graph['experiment'], graph['dataset']) == ('graph', 'springs')
+  assert graph['steps'] == 6 and 0 < graph['test_nats_per_node'] < 50
+  assert graph['inverse_error'] < 1e-4 and graph['step_ms'] > 0
+  assert graph['model']['mixing'] == '1x1'
+  assert graph['test_curve'][-1] == [6, pytest.approx(
+      graph['test_nats_per_node'])]
   assert sorted((r['layer'], r['seed']) for r in records) == [
       ('1x1', 0), ('1x1', 1), ('glow', 0)]
   for r in records:
@@ -81,12 +103,14 @@ def test_the_study_runs_a_subset_resumes_and_reports(tmp_path):
   # The two seeds are different runs.
   assert records[0]['test_bits_per_dim'] != records[1]['test_bits_per_dim']
   report = (out / 'study.md').read_text()
-  assert '3 of 3 planned runs finished' in report
+  assert '4 of 4 planned runs finished' in report
   assert '| `1x1` | 2 |' in report and '| `glow` | 1 |' in report
-  hours = sum(r['train_seconds'] for r in records) / 3600
+  assert '## Graph on springs' in report
+  hours = sum(r['train_seconds'] for r in records + [graph]) / 3600
   assert f'Training took {hours:.1f} hours of wall time' in report
   times = json.loads((tmp_path / 'runs' / 'step_times.json').read_text())
-  assert sorted(times) == ['digits/mixing/1x1', 'digits/mixing/glow']
+  assert sorted(times) == ['digits/mixing/1x1', 'digits/mixing/glow',
+                           'springs/graph/1x1']
   assert (out / 'study_digits_mixing.png').stat().st_size > 10_000
 
   # A second call trains nothing and gives the same records; a record kept
@@ -103,10 +127,19 @@ def test_the_study_runs_a_subset_resumes_and_reports(tmp_path):
   assert 'ms per training step' not in again.stdout  # timed once
   assert [f.stat().st_mtime_ns for f in finals] == stamps
   new_records = json.loads((out / 'study.json').read_text())['records']
-  assert new_records[1:] == records[1:]
+  assert new_records[0] == graph and new_records[2:] == records[1:]
   timing = ('sample_seconds',)  # the only field a recomputation changes
-  assert ({k: v for k, v in new_records[0].items() if k not in timing} ==
+  assert ({k: v for k, v in new_records[1].items() if k not in timing} ==
           {k: v for k, v in records[0].items() if k not in timing})
+
+  # A subset keeps the report's other records (their work directories may
+  # be gone): the report still holds all four runs.
+  subset = _study(tmp_path, '--runs=springs/graph/1x1/s0')
+  assert subset.returncode == 0, subset.stderr[-3000:]
+  kept = json.loads((out / 'study.json').read_text())
+  assert kept['planned_runs'] == 4 and len(kept['records']) == 4
+  assert '3 records kept from the report' in subset.stdout
+  assert ', then `python benchmarks/study.py' in (out / 'study.md').read_text()
 
 
 def test_a_pattern_that_matches_no_run_is_a_usage_error(tmp_path):
