@@ -73,6 +73,10 @@ def test_tfds_sets_load_through_mock_data():
       assert images.shape == (3, *shape) and images.dtype == np.uint8
       assert bins == 256
       assert data.image_shape_and_bins(name) == (shape, 256)
+  # The papers' ImageNet: a feature of open size (mock images vary in size).
+  for size in (32, 64):
+    assert data.image_shape_and_bins(f'downsampled_imagenet/{size}x{size}') == (
+        (size, size, 3), 256)
 
 
 def test_a_tfds_set_prepared_from_local_files(tmp_path):

@@ -21,10 +21,15 @@ from tfp_convexp.data import photos
 __all__ = ['TFDS_SETS', 'DATASETS', 'load_images', 'folder_images',
            'image_shape_and_bins']
 
-# tensorflow-datasets name -> (train split, test split).
+# tensorflow-datasets name -> (train split, test split). The papers'
+# "ImageNet 32x32 / 64x64" are the downsampled ImageNet of van den Oord et
+# al. (2016), `downsampled_imagenet`; `imagenet_resized` is another resize
+# of ImageNet (Chrabaszcz et al., 2017), kept for users who have it.
 TFDS_SETS = {
     'mnist': ('train', 'test'),
     'cifar10': ('train', 'test'),
+    'downsampled_imagenet/32x32': ('train', 'validation'),
+    'downsampled_imagenet/64x64': ('train', 'validation'),
     'imagenet_resized/32x32': ('train', 'validation'),
     'imagenet_resized/64x64': ('train', 'validation'),
 }
@@ -33,10 +38,16 @@ DATASETS = ('digits', 'photos', 'folder', *TFDS_SETS)
 TFDS_HOSTS = {
     'mnist': 'storage.googleapis.com',
     'cifar10': 'www.cs.toronto.edu',
+    'downsampled_imagenet/32x32': 'image-net.org',
+    'downsampled_imagenet/64x64': 'image-net.org',
     'imagenet_resized/32x32': 'www.image-net.org',
     'imagenet_resized/64x64': 'www.image-net.org',
 }
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
+# Sets whose tfds feature leaves the image size open (their builder stores
+# the original files' bytes unchanged): the size their name says.
+_SIZED_BY_NAME = {'downsampled_imagenet/32x32': (32, 32, 3),
+                  'downsampled_imagenet/64x64': (64, 64, 3)}
 
 
 def _split_name(split):
@@ -228,6 +239,8 @@ def image_shape_and_bins(name, data_dir=None, folder=None):
     return folder_images(folder).shape[1:], 256
   if name not in TFDS_SETS:
     raise ValueError(f'unknown dataset {name!r}; expected one of {DATASETS}.')
+  if name in _SIZED_BY_NAME:
+    return _SIZED_BY_NAME[name], 256
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   with _quieter('absl', logging.ERROR):
     info = tfds.builder(name, data_dir=data_dir).info
