@@ -22,7 +22,7 @@ def main():
     start = time.time()
     count = flows.parameter_count(name)
     reference = config.reference_parameters
-    rows.append(dict(config=name, image_shape=list(config.image_shape),
+    rows.append(dict(config=name, event_shape=list(config.event_shape),
                      parameters=count, reference_parameters=reference,
                      difference_percent=(
                          None if reference is None else
@@ -31,14 +31,14 @@ def main():
                      build_seconds=round(time.time() - start, 1)))
     print(f'{name:36s} {count:>12,d} {reference or 0:>12,d}  '
           f'({rows[-1]["build_seconds"]} s)', flush=True)
-  table = ['| config | image | parameters | reference code | difference | '
+  table = ['| config | event | parameters | reference code | difference | '
            'meant to reproduce |', '|---|---|---:|---:|---:|---|']
   for r in rows:
     reference = ('—' if r['reference_parameters'] is None else
                  f'{r["reference_parameters"]:,d}')
     difference = ('—' if r['difference_percent'] is None else
                   f'{r["difference_percent"]:+.4f}%')
-    table.append(f'| `{r["config"]}` | {"x".join(map(str, r["image_shape"]))} '
+    table.append(f'| `{r["config"]}` | {"x".join(map(str, r["event_shape"]))} '
                  f'| {r["parameters"]:,d} | {reference} | {difference} '
                  f'| {r["paper"]} |')
   common.write_results(os.path.join(os.path.dirname(__file__), 'results'),

@@ -18,7 +18,7 @@ FLAGS = flags.FLAGS
 # What the run computes: resuming with another value is refused unless
 # --accept_changed_settings.
 RUN_SETTINGS = ('batch_size', 'lr', 'warmup', 'warmup_shape', 'lr_decay',
-                'optimizer', 'beta_2', 'clip_grad_norm', 'seed')
+                'optimizer', 'beta_2', 'clip_grad_norm', 'seed', 'augment')
 # Read in one session only, never recorded.
 SESSION_SETTINGS = ('model', 'workdir', 'tpu', 'overwrite',
                     'accept_changed_settings', 'progress',
@@ -38,6 +38,7 @@ class Settings:
   beta_2: float
   clip_grad_norm: float
   seed: int
+  augment: str
   # How long it runs, what it writes and where: may change between sessions.
   epochs: int
   max_steps: int

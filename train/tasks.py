@@ -67,10 +67,10 @@ class ImageTask(object):
     return f'{shape}, {model["num_bins"]} levels', what
 
   def training_batches(self, model, split, global_batch, seed, start_step,
-                       input_context=None):
+                       input_context=None, augmentation='none'):
     return input_pipeline.training_batches(
         split.arrays, global_batch, seed, start_step,
-        model.dequantizer.base_noise_kind, input_context)
+        model.dequantizer.base_noise_kind, input_context, augmentation)
 
   def loss(self, model, batch, seed):
     """Per-example metric of a training batch `(images, noise)`."""
@@ -130,10 +130,11 @@ class GraphTask(object):
             config['model']['mixing'])
 
   def training_batches(self, model, split, global_batch, seed, start_step,
-                       input_context=None):
-    del model
+                       input_context=None, augmentation='none'):
+    del model  # the trainer refuses any other augmentation of graphs
     return input_pipeline.training_batches(
-        split.arrays, global_batch, seed, start_step, None, input_context)
+        split.arrays, global_batch, seed, start_step, None, input_context,
+        augmentation)
 
   def loss(self, model, batch, seed):
     del seed  # an exact likelihood: nothing random

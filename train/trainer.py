@@ -73,6 +73,12 @@ flags.DEFINE_float('beta_2', None, 'Second-moment decay of the optimizer, '
                    'in (0, 1).')
 flags.DEFINE_float('clip_grad_norm', None, 'Global gradient-norm clip, >= 0; '
                    '0: off.')
+flags.DEFINE_enum('augment', None, list(input_pipeline.AUGMENTATIONS),
+                  'Augmentation of the training images, a function of the '
+                  'seed and the example\'s position in the run (so resumed '
+                  'and distributed runs see the same). One of: ' + '; '.join(
+                      f'{k} = {v}' for k, v in
+                      input_pipeline.AUGMENTATIONS.items()) + '.')
 flags.DEFINE_integer('seed', 0, 'Seed of weights, data order and noise.',
                      lower_bound=0)
 flags.DEFINE_string('workdir', os.path.join('runs', 'default'),
@@ -155,7 +161,7 @@ HELP_GROUPS = {
     'data': ['dataset', 'data_dir', 'image_folder'],
     'training': ['epochs', 'max_steps', 'batch_size', 'lr', 'warmup',
                  'warmup_shape', 'lr_decay', 'optimizer', 'beta_2',
-                 'clip_grad_norm', 'seed',
+                 'clip_grad_norm', 'augment', 'seed',
                  'jit_compile', 'max_nonfinite', 'max_restores',
                  'accept_changed_settings', 'inject_nonfinite_at'],
     'distribution': ['strategy', 'cpu_devices', 'tpu'],
@@ -241,6 +247,9 @@ def prepare():
   run.task = task = tasks.of(config)
   run.chief = distribute.is_chief()
   workdir_lib.check_directory(settings.workdir)
+  if task.name == 'graphs' and settings.augment != 'none':
+    raise UsageError(f'--augment={settings.augment} augments images; a '
+                     f'graph run takes --augment=none.')
   if task.name == 'graphs' and settings.eval_num_samples != 1:
     raise UsageError(f'--eval_num_samples={settings.eval_num_samples}: a '
                      f'graph flow\'s likelihood is exact; importance samples '
@@ -421,14 +430,15 @@ def train(run):
     # Data-dependent ActNorm initialisation on the global batch, in
     # cross-replica context, so every replica (and worker) gets the same.
     first = next(iter(task.training_batches(
-        model, run.train, global_batch, settings.seed, int(batches.numpy()))))
+        model, run.train, global_batch, settings.seed, int(batches.numpy()),
+        augmentation=settings.augment)))
     with strategy.scope():
       task.initialise(model, first)
 
   dataset = strategy.distribute_datasets_from_function(
       lambda ctx: task.training_batches(
           model, run.train, global_batch, settings.seed, int(batches.numpy()),
-          ctx))
+          ctx, settings.augment))
   iterator = iter(dataset)
 
   train_step = step_lib.make_train_step(

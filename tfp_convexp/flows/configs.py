@@ -15,7 +15,8 @@ __all__ = ['Config', 'CONFIGS', 'TASKS', 'TRAINING_KEYS', 'parameter_count']
 
 # The training settings every entry holds (the training program's flags).
 TRAINING_KEYS = ('epochs', 'batch_size', 'lr', 'warmup', 'warmup_shape',
-                 'lr_decay', 'optimizer', 'beta_2', 'clip_grad_norm')
+                 'lr_decay', 'optimizer', 'beta_2', 'clip_grad_norm',
+                 'augment')
 
 
 # What a run models -> the builder of its model: `make_flow(image_shape,
@@ -87,13 +88,17 @@ def _training(**overrides):
   by 0.995 per epoch."""
   settings = dict(epochs=1000, batch_size=256, lr=1e-3, warmup=10,
                   warmup_shape='linear', lr_decay=0.995, optimizer='adamax',
-                  beta_2=0.999, clip_grad_norm=0.)
+                  beta_2=0.999, clip_grad_norm=0., augment='none')
   settings.update(overrides)
   return settings
 
 
 CIFAR10 = (32, 32, 3)
 _REPO = 'ehoogeboom/convolution_exponential_and_sylvester'
+# Both experiments of the reference read CIFAR-10 through
+# `utils/load_data.py: load_cifar10`: a flip, edge padding, a translation of
+# up to 4 %, a centre crop (`--augment=flip_translate`).
+_CIFAR10_AUGMENT = 'flip_translate'
 CONFIGS = {}
 
 # The mixing ablation (`main_experiment.py`, README commands): the `Flow`
@@ -112,14 +117,15 @@ _MIXING_NOTES = (
     '(2C more parameters per layer than the reference, which cannot become '
     'singular); the dequantization flow applies its layers forward where '
     'the reference samples through their inverses (the same families, and '
-    'the same parameter count).')
+    'the same parameter count). CIFAR-10 is augmented as in the reference '
+    '(`--augment=flip_translate`).')
 _REFERENCE_MIXING = {'1x1': 57_196_060, 'convexp': 55_908_960,
                      'emerging': 55_772_736, 'woodbury': 55_934_688}
 for _mixing in ('1x1', 'convexp', 'emerging', 'woodbury', 'periodic',
                 'matrix_exp'):
   _in_paper = _mixing in _REFERENCE_MIXING
   CONFIGS[f'mixing_{_mixing}'] = Config(
-      CIFAR10, 'cifar10', _training(),
+      CIFAR10, 'cifar10', _training(augment=_CIFAR10_AUGMENT),
       _MIXING_PAPER if _in_paper else
       'Not in the paper: the same model with this mixing layer, for the '
       'comparison.',
@@ -145,7 +151,8 @@ _RESIDUAL_PAPER = ('Hoogeboom et al. 2020, residual transformations on '
                    'better than the residual block flow and the coupling '
                    'baseline at equal settings; values not in our sources.')
 _RESIDUAL_TRAINING = _training(optimizer='adam', beta_2=0.99,
-                               warmup_shape='quadratic', clip_grad_norm=1.)
+                               warmup_shape='quadratic', clip_grad_norm=1.,
+                               augment=_CIFAR10_AUGMENT)
 _RESIDUAL_BLOCK_MODEL = dict(model_type='residual_flow',
                              step=('actnorm', 'transform'), n_subflows=16)
 _RESIDUAL_RUNS = {
@@ -197,7 +204,8 @@ for _name, (_model, _type, _width, _counts, _notes) in _RESIDUAL_RUNS.items():
         reference_parameters=_count,
         notes=_notes + (' The reference\'s unused --mixing default, 1x1, '
                         'mixes the dequantization flow.' if _deq == 'flow'
-                        else ''),
+                        else '') + (' CIFAR-10 is augmented as in the '
+                                    'reference (`--augment=flip_translate`).'),
         **{**dict(num_bins=256, mixing='1x1', n_levels=3,
                   use_splitprior=True, coupling_net='densenet',
                   densenet_depth=8, densenet_growth=64,
@@ -215,7 +223,8 @@ CONFIGS['mef_cifar10'] = Config(
            'matrix-exp coupling], 8 residual blocks of 128 channels; MEF '
            'trains with Adamax at lr 1e-2, batch 64, 50 epochs. Its '
            'per-position ActNorm is per-channel here, and its convolutions '
-           'carry a bias instead of a data-initialised scale.'),
+           'carry a bias instead of a data-initialised scale. No '
+           'augmentation: MEF\'s data pipeline has not been compared.'),
     num_bins=256, mixing='matrix_exp', n_levels=3, n_subflows=[8, 4, 2],
     model_type='mef_coupling', coupling_net='resnet', resnet_blocks=8,
     n_intermediate_channels=128, use_splitprior=True,
@@ -229,7 +238,8 @@ CONFIGS['glow_cifar10'] = Config(
     notes=('Glow: 3 levels of 32 steps of [ActNorm, LU 1x1, affine coupling '
            'with sigmoid scale and a 512-channel conv net], learned split '
            'priors and top prior, uniform dequantization. TFP\'s own '
-           '`tfb.Glow` builds the same structure.'),
+           '`tfb.Glow` builds the same structure. No augmentation: Glow\'s '
+           'data pipeline has not been compared.'),
     num_bins=256, mixing='lu', n_levels=3, n_subflows=32,
     model_type='coupling', coupling_net='plain', n_intermediate_channels=512,
     coupling_scale='sigmoid', use_splitprior=True,
