@@ -23,7 +23,8 @@ The study (3 seeds each, `--steps` training steps of batch 64):
   * graph, on the offline graph sets `community_gmrf` and `springs`: the
     graph flow of `CONFIGS['graph_gmrf']` / `['graph_springs']` with each
     graph mixing choice, at one parameter budget as the mixing runs (the
-    `1x1` graph model at `--width`), in nats per node.
+    `1x1` graph model at `--width`), in nats per node; each trains its named
+    run's 50 epochs (1,550 steps) or `--steps`, whichever ends first.
 Every model is smaller than the papers' (2 levels of `--n_subflows` steps,
 uniform dequantization), so that the whole study fits in about 4 hours on
 2 CPU cores (its 63 runs trained for 3.7 hours in all, other work sharing the

@@ -259,11 +259,16 @@ def write(records, planned, out, settings):
       'seeds that is a coarse test, and it says nothing about other sizes '
       'or data.',
   ]
-  if any(r['experiment'] == 'graph' for r in records):
+  graph_steps = sorted({r['steps'] for r in records
+                        if r['experiment'] == 'graph'})
+  if graph_steps:
+    capped = ('' if graph_steps[-1] >= settings['steps'] else
+              f' (the graph runs\' own 50 epochs of 31 steps end before the '
+              f'study\'s cap of {settings["steps"]})')
     lines += [
         '',
-        f'Graph runs: {settings["steps"]} steps of {settings["batch_size"]} '
-        f'graphs, a graph flow of 4 steps (masked ActNorm, the mixing, an '
+        f'Graph runs: {" to ".join(map(str, graph_steps))} steps{capped} of '
+        f'{settings["batch_size"]} graphs, a graph flow of 4 steps (masked ActNorm, the mixing, an '
         f'affine coupling whose message-passing conditioner has 2 rounds), '
         f'XLA; every mixing at the parameter budget of the `1x1` model at '
         f'width {settings["width"]}. Test nats/node is the exact negative '
