@@ -240,7 +240,7 @@ def test_gmrf_log_density_is_the_dense_gaussian_change_of_variables():
 
 
 # A small graph run of `python -m train`: XLA for the loss (its default).
-GRAPH_RUN = ['--model=graph_gmrf', '--n_subflows=2',
+GRAPH_RUN = ['--model=graph_gmrf', '--n_subflows=1',
              '--n_intermediate_channels=16', '--batch_size=16',
              '--checkpoint_every=2', '--eval_every=1000',
              '--num_grid_samples=4', '--noprogress']
