@@ -68,14 +68,14 @@ def main(argv):
           f'{task.examples} of shape {split.shape}, but the run in '
           f'{FLAGS.workdir!r} models {task.examples} of shape {expected} '
           f'({run_config.CONFIG_FILE}).')
-    images = task.name == 'images'  # importance samples: images only
-    num_samples = FLAGS.num_samples if images else None
+    sampled = task.importance_sampled
+    num_samples = FLAGS.num_samples if sampled else None
     examples = f'{len(split)} {FLAGS.split} {task.examples}'
     start = time.time()
     print(f'evaluating step {step} on {examples}'
-          f'{f" with {num_samples} importance samples each" if images else ""}'
+          f'{f" with {num_samples} importance samples each" if sampled else ""}'
           f' ...', flush=True)
-    if images and num_samples > ESTIMATE_ABOVE:
+    if sampled and num_samples > ESTIMATE_ABOVE:
       _estimate(task, model, tuple(a[:FLAGS.batch_size] for a in split.arrays),
                 len(split))
 
@@ -106,7 +106,7 @@ def main(argv):
     # The result first: a failing write must not lose minutes of work.
     print(f'{FLAGS.split} {task.unit} at step {step}: {mean:.4f} +- '
           f'{stderr:.4f} ({examples}'
-          f'{f", {num_samples} importance samples" if images else ""}'
+          f'{f", {num_samples} importance samples" if sampled else ""}'
           f'{truth})', flush=True)
     path = os.path.join(FLAGS.workdir, 'eval.json')
     try:

@@ -49,6 +49,9 @@ class ImageTask(object):
   metric = 'bits_per_dim'  # the TensorBoard tag and final.json key
   unit = 'bits/dim'
   examples = 'images'
+  # The metric is a bound over the dequantization noise, tightened by
+  # importance samples (`--eval_num_samples`, `train.evaluate --num_samples`).
+  importance_sampled = True
 
   def build(self, config):
     return flows.make_flow(config['image_shape'], **config['model'])
@@ -107,6 +110,7 @@ class GraphTask(object):
   metric = 'nats_per_node'
   unit = 'nats/node'
   examples = 'graphs'
+  importance_sampled = False  # an exact likelihood
 
   def build(self, config, validate_args=False):
     # The adjacencies are checked (and normalised) once, when loaded; the
