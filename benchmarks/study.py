@@ -171,8 +171,7 @@ def model_arguments(dataset, model, seed=0):
 def parameter_count(dataset, model):
   from tfp_convexp import flows  # pylint: disable=g-import-not-at-top
   task, shape, kwargs = model_arguments(dataset, model)
-  shape = (shape,) if task == 'images' else shape
-  return flows.count_parameters(flows.TASKS[task](*shape, **kwargs))
+  return flows.count_parameters(flows.build_model(task, shape, **kwargs))
 
 
 def matched_width(run, budget, cache):

@@ -9,6 +9,7 @@ from tfp_convexp.flows.builder import make_flow
 from tfp_convexp.flows.builder import MIXINGS
 from tfp_convexp.flows.builder import MODEL_TYPES
 from tfp_convexp.flows.builder import STEP_LAYERS
+from tfp_convexp.flows.configs import build_model
 from tfp_convexp.flows.configs import Config
 from tfp_convexp.flows.configs import CONFIGS
 from tfp_convexp.flows.configs import parameter_count

@@ -11,7 +11,8 @@ reference code was measured, its parameter count at the same shape.
 from tfp_convexp.flows import builder
 from tfp_convexp.flows import graph_flow
 
-__all__ = ['Config', 'CONFIGS', 'TASKS', 'TRAINING_KEYS', 'parameter_count']
+__all__ = ['Config', 'CONFIGS', 'TASKS', 'TRAINING_KEYS', 'build_model',
+           'parameter_count']
 
 # The training settings every entry holds (the training program's flags).
 TRAINING_KEYS = ('epochs', 'batch_size', 'lr', 'warmup', 'warmup_shape',
@@ -22,6 +23,12 @@ TRAINING_KEYS = ('epochs', 'batch_size', 'lr', 'warmup', 'warmup_shape',
 # What a run models -> the builder of its model: `make_flow(image_shape,
 # **config)`, `make_graph_flow(num_nodes, num_features, **config)`.
 TASKS = {'images': builder.make_flow, 'graphs': graph_flow.make_graph_flow}
+
+
+def build_model(task, event_shape, **kwargs):
+  """`TASKS[task]`'s model over `event_shape` (`[H, W, C]` or `[N, F]`)."""
+  shape = tuple(event_shape)
+  return TASKS[task](*((shape,) if task == 'images' else shape), **kwargs)
 
 
 class Config(dict):
@@ -72,9 +79,7 @@ class Config(dict):
 
   def build(self, **overrides):
     """The run's model (untrained), with `overrides` of single arguments."""
-    shape = ((self.event_shape,) if self.task == 'images' else
-             self.event_shape)
-    return TASKS[self.task](*shape, **{**self, **overrides})
+    return build_model(self.task, self.event_shape, **{**self, **overrides})
 
 
 def parameter_count(name):
