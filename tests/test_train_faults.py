@@ -178,20 +178,29 @@ def _interrupt_when(args, line, sig=signal.SIGINT):
   return proc.returncode, ''.join(out) + rest, err
 
 
+def _stopped_while_training(work, flags, sig, exit_code, line):
+  """Sends `sig` to a long run once its step has compiled; checks the exit
+  code and the last line (`line`, then `N; saved <checkpoint N>`) and
+  returns the step N it saved."""
+  code, _, err = _interrupt_when(['--max_steps=100000', *flags],
+                                 'compiled and ran in', sig)
+  assert code == exit_code, err[-3000:]
+  assert 'Traceback' not in err, err[-3000:]
+  last = err.strip().splitlines()[-1]
+  assert last.startswith(line), err[-3000:]
+  at = int(last[len(line):].split()[0].rstrip(';'))
+  assert at >= 1 and f'saved {work}/checkpoints/ckpt-{at}:' in last
+  return at
+
+
 def test_ctrl_c_saves_the_step_and_the_rerun_finishes_the_run(tmp_path):
   """Ctrl-C while training: a checkpoint of the step it stopped at, one
   line, exit 130. Ctrl-C in the final evaluation: no final.json; the rerun
   writes the final.json of the session that trained."""
   work = str(tmp_path / 'run')
   flags = [f'--workdir={work}', '--checkpoint_every=100000', *TINY]
-  code, _, err = _interrupt_when(['--max_steps=100000', *flags],
-                                 'compiled and ran in')
-  assert code == 130, err[-3000:]
-  assert 'Traceback' not in err, err[-3000:]
-  last = err.strip().splitlines()[-1]
-  assert last.startswith('interrupted at step '), err[-3000:]
-  at = int(last.split()[3].rstrip(';'))
-  assert at >= 1 and f'saved {work}/checkpoints/ckpt-{at}:' in last
+  at = _stopped_while_training(work, flags, signal.SIGINT, 130,
+                               'interrupted at step ')
   assert os.path.exists(os.path.join(work, 'checkpoints', f'ckpt-{at}.index'))
   code, out, err = _interrupt_when(
       [f'--max_steps={at + 2}', '--eval_num_samples=64', *flags],
@@ -215,14 +224,8 @@ def test_sigterm_saves_the_step_and_the_rerun_resumes_there(tmp_path):
   stopped at, one line, exit 143; the same command resumes at that step."""
   work = str(tmp_path / 'run')
   flags = [f'--workdir={work}', '--checkpoint_every=100000', *TINY]
-  code, _, err = _interrupt_when(['--max_steps=100000', *flags],
-                                 'compiled and ran in', signal.SIGTERM)
-  assert code == 143, err[-3000:]
-  assert 'Traceback' not in err, err[-3000:]
-  last = err.strip().splitlines()[-1]
-  assert last.startswith('terminated (SIGTERM) at step '), err[-3000:]
-  at = int(last.split()[4].rstrip(';'))
-  assert at >= 1 and f'saved {work}/checkpoints/ckpt-{at}:' in last
+  at = _stopped_while_training(work, flags, signal.SIGTERM, 143,
+                               'terminated (SIGTERM) at step ')
   out = _ok('train', f'--max_steps={at + 1}', *flags).stdout
   assert f'resumed from {work}/checkpoints/ckpt-{at} at step {at}' in out
   assert f'done: {at + 1} steps' in out
