@@ -90,7 +90,8 @@ def test_graph_actnorm_initialises_from_real_nodes_only():
 
 
 # Whole models in the quick tier: the permutation property below. XLA:
-# test_a_graph_flow_trains_exports_and_runs_under_xla.
+# test_graph_runs_train_resume_evaluate_sample_and_export (the program's XLA
+# loss, and its XLA evaluation against the one without XLA).
 @pytest.mark.slow
 @pytest.mark.parametrize('mixing', sorted(flows.GRAPH_MIXINGS))
 def test_whole_graph_flow_oracle(mixing):
