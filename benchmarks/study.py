@@ -221,6 +221,9 @@ def plan(runs, workdir):
     # trainer's default for them.
     jit = run.experiment in ('mixing', 'graph')
     out[run] = model, jit, (as_flags(model) + ['--jit_compile'] * jit + [
+        # The study's own protocol, not the CIFAR-10 entries' it starts
+        # from: no augmentation, no held-out split, the last model tested.
+        '--augment=none', '--validation_size=0', '--final_num_samples=0',
         f'--dataset={run.dataset}', f'--seed={run.seed}',
         f'--max_steps={FLAGS.steps}', f'--batch_size={BATCH_SIZE}',
         f'--eval_every={FLAGS.eval_every}', '--checkpoint_every=500',

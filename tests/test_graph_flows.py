@@ -307,6 +307,7 @@ def test_graph_runs_train_resume_evaluate_sample_and_export(tmp_path):
     (['--mixing=convexp'], '--mixing=convexp is an image mixing layer'),
     (['--n_subflows=2,2'], 'a graph flow has one level'),
     (['--eval_num_samples=4'], "a graph flow's likelihood is exact"),
+    (['--final_num_samples=100'], "a graph flow's likelihood is exact"),
 ])
 def test_graph_run_flags_that_do_not_apply_exit_2(args, message, tmp_path):
   proc = call('train', '--model=graph_gmrf', f'--workdir={tmp_path}/w', *args,

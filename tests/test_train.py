@@ -108,20 +108,45 @@ def test_help_lists_the_programs_own_flags_grouped_with_defaults():
 
 
 def test_resume_continues_with_the_same_step_optimizer_and_data(tmp_path):
+  """... and with the papers' protocol: the best-validation model kept over
+  both sessions, its test value, and an importance-sampled final test."""
   straight, resumed = str(tmp_path / 'straight'), str(tmp_path / 'resumed')
-  _call('train', f'--workdir={straight}', '--max_steps=6', *TINY)
-  _call('train', f'--workdir={resumed}', '--max_steps=3', *TINY)
+  protocol = ['--validation_size=64', *TINY]
+  _call('train', f'--workdir={straight}', '--max_steps=6', *protocol)
+  out = _call('train', f'--workdir={resumed}', '--max_steps=3',
+              *protocol).stdout
+  assert ('step 3: validation ' in out and
+          f'the best so far, kept in {resumed}/best/ckpt-1' in out), out
   # A run saved before `layout` existed resumes as the default layout.
   path = os.path.join(resumed, 'config.json')
   config = json.load(open(path))
   del config['model']['layout']
   json.dump(config, open(path, 'w'))
-  out = _call('train', f'--workdir={resumed}', '--max_steps=6', *TINY).stdout
+  out = _call('train', f'--workdir={resumed}', '--max_steps=6', *protocol,
+              '--final_num_samples=2').stdout
   assert 'resumed from' in out and 'at step 3' in out
   assert 'changed settings' not in out
+  assert 'so far, at step 3' in out  # the first session's best, read back
   final = json.load(open(os.path.join(resumed, 'final.json')))
   assert final['step'] == 6 and final['started_at_step'] == 3
   _assert_same_weights(straight, resumed, atol=1e-6)
+  assert final['best_step'] in (3, 6)
+  if final['best_step'] == 6:
+    assert final['best_test_bits_per_dim'] == final['test_bits_per_dim']
+  assert final['final_num_samples'] == 2
+  assert np.isfinite(final['best_test_bits_per_dim_importance_sampled'])
+  # The kept model is a checkpoint the programs read; its validation value
+  # is the training's (same batches and seeds: batch 16, seed 3 + 6).
+  from train import checkpoints  # pylint: disable=g-import-not-at-top
+  kept = checkpoints.numbers(os.path.join(resumed, 'best'))
+  assert len(kept) == 1, kept
+  best = checkpoints.prefix(os.path.join(resumed, 'best'), kept[0])
+  out = _call('train.evaluate', f'--workdir={resumed}', f'--checkpoint={best}',
+              '--split=validation', '--num_samples=1', '--batch_size=16',
+              '--seed=9', '--nojit_compile').stdout
+  assert f'evaluating step {final["best_step"]} on 64 validation images' in out
+  value = json.load(open(os.path.join(resumed, 'eval.json')))['bits_per_dim']
+  assert abs(value - final['best_validation_bits_per_dim']) < 1e-5
 
 
 def test_non_finite_steps_are_skipped_then_the_checkpoint_restored(tmp_path):

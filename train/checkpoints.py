@@ -9,6 +9,7 @@ read back whole (truncated, flipped bytes, missing data) is moved into
 `corrupt/` with a message, and the next older one is used.
 """
 
+import math
 import os
 import re
 import shutil
@@ -134,6 +135,61 @@ class Store(object):
           tf.io.gfile.remove(f)
     _write_state_file(self.directory)
     return target
+
+
+class Best(object):
+  """The model of the lowest validation metric so far, in `directory`.
+
+  Each improvement is saved as the next `ckpt-<k>` by a `Store` (atomic,
+  keeping one), holding the model, its training `step` (so the evaluation
+  and sampling programs read it as any checkpoint) and its `validation`
+  value. The value lives in the checkpoint it describes, so the kept model
+  and the value a later session compares with never disagree, and a worse
+  model never replaces a better one, across sessions too.
+  """
+
+  def __init__(self, model, directory, log=print):
+    self.value = tf.Variable(math.inf, dtype=tf.float64, trainable=False)
+    self.step = tf.Variable(-1, dtype=tf.int64, trainable=False)
+    self._store = Store(tf.train.Checkpoint(model=model, step=self.step,
+                                            validation=self.value),
+                        directory, keep=1, log=log)
+    self._record = tf.train.Checkpoint(step=self.step, validation=self.value)
+    self.path = None
+
+  @property
+  def directory(self):
+    return self._store.directory
+
+  def load_record(self):
+    """Reads the kept model's step and value (not its weights); returns
+    its path or None."""
+    self.path = self._store.latest()
+    if self.path:
+      self._record.read(self.path).expect_partial()
+    return self.path
+
+  def offer(self, value, step):
+    """Saves the model if `value` is lower than the kept one's; returns
+    whether it did."""
+    if not value < self.value.numpy():
+      return False
+    kept = (self.value.numpy(), self.step.numpy())
+    self.value.assign(value)
+    self.step.assign(step)
+    try:
+      # Numbered by save, not by step: a session that resumes from an
+      # older checkpoint may improve on a model of the same step.
+      self.path = self._store.save((numbers(self.directory) or [0])[-1] + 1)
+    except BaseException:
+      self.value.assign(kept[0])
+      self.step.assign(kept[1])
+      raise
+    return True
+
+  def restore(self):
+    """Loads the kept model's weights into the model."""
+    self._store.restore(self.path)
 
 
 def _remove_unfinished(directory, number, scratch):

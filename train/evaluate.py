@@ -19,8 +19,11 @@ from train import workdir as workdir_lib
 
 flags.DEFINE_string('workdir', None, 'Work directory of a training run.',
                     required=True)
-flags.DEFINE_string('checkpoint', None, 'Checkpoint path; default: latest.')
-flags.DEFINE_enum('split', 'test', ['train', 'test'], 'Split to evaluate.')
+flags.DEFINE_string('checkpoint', None, 'Checkpoint path (W/best/ckpt-N: the '
+                    'best-validation model); default: the latest.')
+flags.DEFINE_enum('split', 'test', ['train', 'validation', 'test'],
+                  'Split to evaluate (train: without the examples the run '
+                  'held out for validation).')
 flags.DEFINE_integer('num_samples', 16, 'Importance samples per image (image '
                      'runs).', lower_bound=1)
 flags.DEFINE_integer('batch_size', 64, 'Examples per batch.', lower_bound=1)
@@ -58,7 +61,7 @@ def main(argv):
                                   config, model, step):
     task = tasks.of(config)
     try:
-      split = task.load(config, FLAGS.split)
+      split = tasks.load_split(task, config, FLAGS.split)
     except ValueError as e:
       raise run_config.UsageError(str(e)) from e
     expected = list(config[task.shape_key])

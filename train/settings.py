@@ -18,7 +18,8 @@ FLAGS = flags.FLAGS
 # What the run computes: resuming with another value is refused unless
 # --accept_changed_settings.
 RUN_SETTINGS = ('batch_size', 'lr', 'warmup', 'warmup_shape', 'lr_decay',
-                'optimizer', 'beta_2', 'clip_grad_norm', 'seed', 'augment')
+                'optimizer', 'beta_2', 'clip_grad_norm', 'seed', 'augment',
+                'validation_size')
 # Read in one session only, never recorded.
 SESSION_SETTINGS = ('model', 'workdir', 'tpu', 'overwrite',
                     'accept_changed_settings', 'progress',
@@ -39,6 +40,7 @@ class Settings:
   clip_grad_norm: float
   seed: int
   augment: str
+  validation_size: int
   # How long it runs, what it writes and where: may change between sessions.
   epochs: int
   max_steps: int
@@ -46,6 +48,7 @@ class Settings:
   keep_checkpoints: int
   eval_every: int
   eval_num_samples: int
+  final_num_samples: int
   num_grid_samples: int
   temperature: float
   log_every: int

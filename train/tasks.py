@@ -177,6 +177,33 @@ def of(config):
   return TASKS[config.get('task', 'images')]
 
 
+def hold_out(train, validation_size):
+  """`(train, validation)`: the training split without its last
+  `validation_size` examples, and those examples (None when 0)."""
+  if not validation_size:
+    return train, None
+  if validation_size >= len(train):
+    raise UsageError(f'--validation_size={validation_size} leaves no '
+                     f'training examples of the {len(train)} in the training '
+                     f'split.')
+  cut = len(train) - validation_size
+  return train.rows(0, cut), train.rows(cut, len(train))
+
+
+def load_split(task, config, name):
+  """Split `name` of a run: `'test'`; `'train'` without its held-out
+  examples; `'validation'`, the last `validation_size` training examples
+  (`config['training']`)."""
+  if name == 'test':
+    return task.load(config, 'test')
+  size = config.get('training', {}).get('validation_size', 0)
+  if name == 'validation' and not size:
+    raise UsageError('the run holds out no validation split (its '
+                     'validation_size is 0).')
+  train, validation = hold_out(task.load(config, 'train'), size)
+  return validation if name == 'validation' else train
+
+
 def check(task, config, train, test):
   """Both splits non-empty and of the configured shape."""
   expected = config[task.shape_key]

@@ -79,6 +79,11 @@ flags.DEFINE_enum('augment', None, list(input_pipeline.AUGMENTATIONS),
                   'and distributed runs see the same). One of: ' + '; '.join(
                       f'{k} = {v}' for k, v in
                       input_pipeline.AUGMENTATIONS.items()) + '.')
+flags.DEFINE_integer('validation_size', None, 'Training examples held out '
+                     '(the last ones of the training split) to choose the '
+                     'model: their metric is computed at each evaluation and '
+                     'the best model is kept in <workdir>/best; 0: none.',
+                     lower_bound=0)
 flags.DEFINE_integer('seed', 0, 'Seed of weights, data order and noise.',
                      lower_bound=0)
 flags.DEFINE_string('workdir', os.path.join('runs', 'default'),
@@ -103,6 +108,11 @@ flags.DEFINE_integer('eval_every', 10, 'Evaluate every this many epochs.',
 flags.DEFINE_integer('eval_num_samples', 1,
                      'Importance samples of the evaluations during training.',
                      lower_bound=1)
+flags.DEFINE_integer('final_num_samples', None,
+                     'Importance samples of a last test evaluation, of the '
+                     'best-validation model (the last one without '
+                     '--validation_size), reported in final.json beside the '
+                     'single-sample value; 0: none.', lower_bound=0)
 flags.DEFINE_integer('num_grid_samples', 64, 'Images in each sample grid.',
                      lower_bound=1)
 flags.DEFINE_float('temperature', 1., 'Temperature of the sample grids, >= 0.')
@@ -161,12 +171,13 @@ HELP_GROUPS = {
     'data': ['dataset', 'data_dir', 'image_folder'],
     'training': ['epochs', 'max_steps', 'batch_size', 'lr', 'warmup',
                  'warmup_shape', 'lr_decay', 'optimizer', 'beta_2',
-                 'clip_grad_norm', 'augment', 'seed',
+                 'clip_grad_norm', 'augment', 'validation_size', 'seed',
                  'jit_compile', 'max_nonfinite', 'max_restores',
                  'accept_changed_settings', 'inject_nonfinite_at'],
     'distribution': ['strategy', 'cpu_devices', 'tpu'],
     'output': ['workdir', 'overwrite', 'checkpoint_every', 'keep_checkpoints',
-               'eval_every', 'eval_num_samples', 'num_grid_samples',
+               'eval_every', 'eval_num_samples', 'final_num_samples',
+               'num_grid_samples',
                'temperature', 'log_every', 'progress'],
 }
 
@@ -250,18 +261,20 @@ def prepare():
   if task.name == 'graphs' and settings.augment != 'none':
     raise UsageError(f'--augment={settings.augment} augments images; a '
                      f'graph run takes --augment=none.')
-  if not task.importance_sampled and settings.eval_num_samples != 1:
-    raise UsageError(f'--eval_num_samples={settings.eval_num_samples}: a '
-                     f'graph flow\'s likelihood is exact; importance samples '
-                     f'are for dequantized image models.')
+  for name, none in (('eval_num_samples', 1), ('final_num_samples', 0)):
+    if not task.importance_sampled and getattr(settings, name) != none:
+      raise UsageError(f'--{name}={getattr(settings, name)}: a graph flow\'s '
+                       f'likelihood is exact; importance samples are for '
+                       f'dequantized image models.')
   _say(f'loading --dataset={config["dataset"]}')
   try:
-    run.train = task.load(config, 'train')
+    train = task.load(config, 'train')
     run.test = task.load(config, 'test')
   except ValueError as e:
     raise UsageError(str(e)) from e
-  tasks.check(task, config, run.train, run.test)
-  config['data'] = run_config.data_record(task, run.train, run.test)
+  tasks.check(task, config, train, run.test)
+  config['data'] = run_config.data_record(task, train, run.test)
+  run.train, run.validation = tasks.hold_out(train, settings.validation_size)
   batch_size = settings.batch_size
   if batch_size > len(run.train):
     raise UsageError(f'--batch_size={batch_size} exceeds the '
@@ -414,6 +427,17 @@ def train(run):
     print(f'{workdir} holds this model but no checkpoint: starting at step 0',
           flush=True)
 
+  best = None
+  if run.validation is not None:
+    best = checkpoints.Best(
+        model, os.path.join(workdir, 'best') if run.chief else
+        os.path.join(workdir, 'tmp', distribute.task_id(), 'best'),
+        log=functools.partial(print, flush=True))
+    checkpoints.remove_scratch(best.directory)
+    if run.resume and best.load_record():
+      print(f'best validation {float(best.value.numpy()):.4f} {task.unit} so '
+            f'far, at step {int(best.step.numpy())} ({best.path})', flush=True)
+
   final_path = os.path.join(workdir, 'final.json')
   if int(step.numpy()) >= total_steps and _has_result(final_path,
                                                       int(step.numpy())):
@@ -474,8 +498,14 @@ def train(run):
       print(f'step {int(step.numpy())}: the sample grid decoded to non-finite '
             f'{task.examples} at --temperature={settings.temperature}; no '
             f'grid written', flush=True)
+    validation = None
+    if best is not None:
+      validation, _ = test_metric(run.validation.arrays, global_batch,
+                                  settings.seed + 6)
     with writer.as_default(step=int(step.numpy())):
       tf.summary.scalar(f'test/{task.metric}', test_value)
+      if validation is not None:
+        tf.summary.scalar(f'validation/{task.metric}', validation)
       if canvas is not None:
         tf.summary.image('samples', canvas[None], max_outputs=1)
       terms = _convexp_terms(model)
@@ -489,6 +519,13 @@ def train(run):
           f'{_reference(run.test)}'
           f'{f" (importance samples: {settings.eval_num_samples})" if task.importance_sampled else ""}',
           flush=True)
+    if validation is not None:
+      improved = _offer_best(best, validation, int(step.numpy()))
+      print(f'step {int(step.numpy())}: validation {validation:.4f} '
+            f'{task.unit}; '
+            + (f'the best so far, kept in {best.path}' if improved else
+               f'the best is {float(best.value.numpy()):.4f} at step '
+               f'{int(best.step.numpy())}'), flush=True)
     return test_value
 
   saved = {}  # the progress record of this session's last checkpoint
@@ -522,8 +559,10 @@ def train(run):
       save()
 
   shape, layers = task.describe(config)
-  print(f'{config["dataset"]}: {len(run.train)} train / {len(run.test)} '
-        f'test {task.examples} of {shape}; model {settings.model} ({layers}), '
+  held_out = (f'{len(run.validation)} validation / '
+              if run.validation is not None else '')
+  print(f'{config["dataset"]}: {len(run.train)} train / {held_out}'
+        f'{len(run.test)} test {task.examples} of {shape}; model {settings.model} ({layers}), '
         f'{sum(v.shape.num_elements() for v in variables):,d} parameters; '
         f'{replicas} replica(s), XLA loss: {run.jit}', flush=True)
   total_epochs = -(-total_steps // steps_per_epoch)
@@ -610,6 +649,7 @@ def train(run):
       started_at, elapsed = last['started_at_step'], last['seconds']
       final_evaluation = True
       test_value = evaluate()
+      reported = _evaluate_reported_model(run, best, test_metric, global_batch)
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM (`Terminated`)
       raise type(e)(_interrupted(
           store, step, interrupts.torn, final_evaluation,
@@ -628,6 +668,7 @@ def train(run):
         f'train_{task.metric}_last_epoch': float(np.mean(
             running[-steps_per_epoch:])) if running else None,
         'seconds': elapsed, 'started_at_step': started_at}
+    result.update(reported)
     if truth is not None:
       result[f'true_test_{task.metric}'] = float(np.mean(truth))
       result[f'gap_{task.metric}'] = test_value - float(np.mean(truth))
@@ -643,6 +684,54 @@ def train(run):
   print(f'done: {int(step.numpy())} steps in {elapsed:.0f} s; final test '
         f'{test_value:.4f} {task.unit}', flush=True)
   run_config.keep_until_exit(dict(locals()))
+
+
+def _offer_best(best, value, at_step):
+  """`best.offer`, a failed save stopping the run as a failed checkpoint
+  does."""
+  try:
+    return best.offer(value, at_step)
+  except (tf.errors.OpError, OSError) as e:
+    kept = (f'the best model kept before is intact ({best.path})' if best.path
+            else 'no best model was kept before')
+    raise UsageError(
+        f'cannot save the best model of step {at_step} in {best.directory} '
+        f'({_reason(e)}); nothing of it is left, and {kept}. Free space there '
+        f'and run the same command again to resume.') from e
+
+
+def _evaluate_reported_model(run, best, test_metric, global_batch):
+  """The paper protocol's ending, after the last model's evaluation: the
+  test metric of the best-validation model (loaded into the model: the
+  last one is saved by now), and with `--final_num_samples` importance
+  samples that of the reported model (the best, or the last one without a
+  validation split). Returns what it adds to final.json."""
+  settings, task, model = run.settings, run.task, run.model
+  out = {}
+  name = 'last'
+  if best is not None and best.path:
+    best.restore()
+    name = 'best'
+    out.update(best_step=int(best.step.numpy()),
+               **{f'best_validation_{task.metric}': float(best.value.numpy())})
+    value, _ = test_metric(run.test.arrays, global_batch, settings.seed + 3)
+    out[f'best_test_{task.metric}'] = value
+    print(f'best model (step {out["best_step"]}, validation '
+          f'{out[f"best_validation_{task.metric}"]:.4f} {task.unit}): test '
+          f'{value:.4f} {task.unit}', flush=True)
+  if settings.final_num_samples:
+    _say(f'evaluating the {name} model on the {len(run.test)} test '
+         f'{task.examples} with {settings.final_num_samples} importance '
+         f'samples each')
+    value, stderr = evaluation.SplitMean(
+        task.evaluation(model, settings.final_num_samples), run.jit,
+        run.strategy)(run.test.arrays, global_batch, settings.seed + 7)
+    out.update({f'{name}_test_{task.metric}_importance_sampled': value,
+                f'{name}_test_{task.metric}_importance_sampled_stderr': stderr,
+                'final_num_samples': settings.final_num_samples})
+    print(f'{name} model: test {value:.4f} +- {stderr:.4f} {task.unit} with '
+          f'{settings.final_num_samples} importance samples', flush=True)
+  return out
 
 
 def _reason(error):

@@ -15,7 +15,8 @@ LOG_FILE = 'log.txt'  # TensorFlow's and absl's messages, not for the terminal
 # What the programs write into a work directory; `--overwrite` moves only
 # these aside, so unrelated files a user keeps there survive.
 RUN_FILES = ('config.json', 'final.json', 'eval.json', 'bits_per_dim.png',
-             'nats_per_node.png', 'checkpoints', 'tb', 'tmp', LOG_FILE)
+             'nats_per_node.png', 'checkpoints', 'best', 'tb', 'tmp',
+             LOG_FILE)
 RUN_FILE_PREFIXES = ('samples_', 'sample_T')
 REPLACED_DIR = 'replaced_run'
 

@@ -17,7 +17,7 @@ __all__ = ['Config', 'CONFIGS', 'TASKS', 'TRAINING_KEYS', 'build_model',
 # The training settings every entry holds (the training program's flags).
 TRAINING_KEYS = ('epochs', 'batch_size', 'lr', 'warmup', 'warmup_shape',
                  'lr_decay', 'optimizer', 'beta_2', 'clip_grad_norm',
-                 'augment')
+                 'augment', 'validation_size', 'final_num_samples')
 
 
 # What a run models -> the builder of its model: `make_flow(image_shape,
@@ -90,10 +90,12 @@ def parameter_count(name):
 def _training(**overrides):
   """The convolution-exponential experiments' defaults (`settings.py`):
   1000 epochs of 256 images, lr 1e-3 warmed up over 10 epochs and decayed
-  by 0.995 per epoch."""
+  by 0.995 per epoch; no validation split and no importance-sampled final
+  test unless a run names them."""
   settings = dict(epochs=1000, batch_size=256, lr=1e-3, warmup=10,
                   warmup_shape='linear', lr_decay=0.995, optimizer='adamax',
-                  beta_2=0.999, clip_grad_norm=0., augment='none')
+                  beta_2=0.999, clip_grad_norm=0., augment='none',
+                  validation_size=0, final_num_samples=0)
   settings.update(overrides)
   return settings
 
@@ -102,8 +104,19 @@ CIFAR10 = (32, 32, 3)
 _REPO = 'ehoogeboom/convolution_exponential_and_sylvester'
 # Both experiments of the reference read CIFAR-10 through
 # `utils/load_data.py: load_cifar10`: a flip, edge padding, a translation of
-# up to 4 %, a centre crop (`--augment=flip_translate`).
-_CIFAR10_AUGMENT = 'flip_translate'
+# up to 4 %, a centre crop (`--augment=flip_translate`); they hold out 10,000
+# training images for validation, keep the model of the best validation
+# bits/dim and test it with 1000 importance samples (`main_experiment.py`).
+_CIFAR10_PROTOCOL = dict(augment='flip_translate', validation_size=10_000,
+                         final_num_samples=1000)
+_CIFAR10_PROTOCOL_NOTES = (
+    ' The protocol is the reference\'s: CIFAR-10 is augmented '
+    '(`--augment=flip_translate`), 10,000 training images are held out for '
+    'validation, the model of the best validation bits/dim is kept and '
+    'tested with 1000 importance samples. The held-out images are the last '
+    '10,000 of tensorflow-datasets\' train split, which stores the images '
+    'in its own shuffled order, so they are not the reference\'s (the last '
+    'file of the original release).')
 CONFIGS = {}
 
 # The mixing ablation (`main_experiment.py`, README commands): the `Flow`
@@ -122,15 +135,14 @@ _MIXING_NOTES = (
     '(2C more parameters per layer than the reference, which cannot become '
     'singular); the dequantization flow applies its layers forward where '
     'the reference samples through their inverses (the same families, and '
-    'the same parameter count). CIFAR-10 is augmented as in the reference '
-    '(`--augment=flip_translate`).')
+    'the same parameter count).' + _CIFAR10_PROTOCOL_NOTES)
 _REFERENCE_MIXING = {'1x1': 57_196_060, 'convexp': 55_908_960,
                      'emerging': 55_772_736, 'woodbury': 55_934_688}
 for _mixing in ('1x1', 'convexp', 'emerging', 'woodbury', 'periodic',
                 'matrix_exp'):
   _in_paper = _mixing in _REFERENCE_MIXING
   CONFIGS[f'mixing_{_mixing}'] = Config(
-      CIFAR10, 'cifar10', _training(augment=_CIFAR10_AUGMENT),
+      CIFAR10, 'cifar10', _training(**_CIFAR10_PROTOCOL),
       _MIXING_PAPER if _in_paper else
       'Not in the paper: the same model with this mixing layer, for the '
       'comparison.',
@@ -157,7 +169,7 @@ _RESIDUAL_PAPER = ('Hoogeboom et al. 2020, residual transformations on '
                    'baseline at equal settings; values not in our sources.')
 _RESIDUAL_TRAINING = _training(optimizer='adam', beta_2=0.99,
                                warmup_shape='quadratic', clip_grad_norm=1.,
-                               augment=_CIFAR10_AUGMENT)
+                               **_CIFAR10_PROTOCOL)
 _RESIDUAL_BLOCK_MODEL = dict(model_type='residual_flow',
                              step=('actnorm', 'transform'), n_subflows=16)
 _RESIDUAL_RUNS = {
@@ -209,8 +221,7 @@ for _name, (_model, _type, _width, _counts, _notes) in _RESIDUAL_RUNS.items():
         reference_parameters=_count,
         notes=_notes + (' The reference\'s unused --mixing default, 1x1, '
                         'mixes the dequantization flow.' if _deq == 'flow'
-                        else '') + (' CIFAR-10 is augmented as in the '
-                                    'reference (`--augment=flip_translate`).'),
+                        else '') + _CIFAR10_PROTOCOL_NOTES,
         **{**dict(num_bins=256, mixing='1x1', n_levels=3,
                   use_splitprior=True, coupling_net='densenet',
                   densenet_depth=8, densenet_growth=64,
