@@ -112,10 +112,29 @@ def test_a_tfds_set_prepared_from_local_files(tmp_path):
     return sorted(image.tobytes() for image in images)
 
   train = data.sources.tfds_images('local_tiny_images', 'train', str(data_dir))
+  assert isinstance(train, data.ImageRecords)  # read by index, when used
   assert train.shape == (3, 8, 8, 3) and train.dtype == np.uint8
-  assert as_set(train) == as_set(pictures[:3])
+  assert as_set(train[:]) == as_set(pictures[:3])
+  # Prepared as ArrayRecord files, read through tfds' own data source.
+  assert any('array_record' in f for f in os.listdir(
+      data_dir / 'local_tiny_images' / '1.0.0'))
   test = data.sources.tfds_images('local_tiny_images', 'test', str(data_dir))
-  assert as_set(test) == as_set(pictures[3:])
+  assert as_set(test[:]) == as_set(test[np.arange(2)]) == as_set(pictures[3:])
+  np.testing.assert_array_equal(test[[1, 0]], test[:][::-1])
+  # A set tensorflow-datasets prepared as TFRecord files is copied once, in
+  # its own order, into an ArrayRecord file beside them, and read from it.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  old_dir = tmp_path / 'tfrecord'
+  tfds.builder('local_tiny_images', data_dir=str(old_dir)).download_and_prepare(
+      download_config=tfds.download.DownloadConfig(
+          manual_dir=str(data_dir / 'downloads' / 'manual')))
+  version = old_dir / 'local_tiny_images' / '1.0.0'
+  in_order = [e['image'] for e in tfds.as_numpy(tfds.builder(
+      'local_tiny_images', data_dir=str(old_dir)).as_dataset('train'))]
+  copied = data.sources.tfds_images('local_tiny_images', 'train', str(old_dir))
+  np.testing.assert_array_equal(copied[:], np.stack(in_order))
+  assert sorted(f for f in os.listdir(version) if 'tfp_convexp' in f) == [
+      'local_tiny_images-train.tfp_convexp.array_record']
 
 
 def test_folder_images_and_their_errors(tmp_path):
@@ -125,11 +144,14 @@ def test_folder_images_and_their_errors(tmp_path):
   for i, picture in enumerate(pictures):
     tf.io.write_file(str(tmp_path / f'{i:02d}.png'), tf.io.encode_png(picture))
   (tmp_path / 'readme.txt').write_text('not an image')
-  np.testing.assert_array_equal(data.folder_images(str(tmp_path)), pictures)
+  np.testing.assert_array_equal(data.folder_images(str(tmp_path))[:],
+                                pictures)
   train, bins = data.load_images('folder', 'train', folder=str(tmp_path))
   test, _ = data.load_images('folder', 'test', folder=str(tmp_path))
   assert (len(train), len(test), bins) == (11, 1, 256)
-  np.testing.assert_array_equal(test[0], pictures[9])
+  np.testing.assert_array_equal(test[:], pictures[9:10])
+  np.testing.assert_array_equal(train[:], np.delete(pictures, 9, axis=0))
+  np.testing.assert_array_equal(train.rows(8, 10)[:], pictures[[8, 10]])
   with pytest.raises(ValueError, match='does not exist'):
     data.folder_images(str(tmp_path / 'missing'))
   empty = tmp_path / 'empty'

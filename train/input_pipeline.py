@@ -17,10 +17,17 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from tfp_convexp import data
+
 _GATHER_IN_GRAPH_BYTES = 1 << 30  # larger arrays are gathered in numpy
 
 
 def _gather_fn(array):
+  if isinstance(array, data.ImageRecords):  # read, then decoded by TF ops
+    def read_and_decode(idx):
+      encoded = tf.numpy_function(array.read, [idx], tf.string)
+      return array.decode(tf.ensure_shape(encoded, [None]))
+    return read_and_decode
   if array.nbytes < _GATHER_IN_GRAPH_BYTES:
     table = tf.constant(array)
     return lambda idx: tf.gather(table, idx)
@@ -88,7 +95,8 @@ def training_batches(arrays, global_batch_size, seed, start_step,
 
   Args:
     arrays: a tuple of arrays, one row per training example (e.g. `uint8
-      [N, H, W, C]` images), the whole training split.
+      [N, H, W, C]` images, or `data.ImageRecords` read by index), the
+      whole training split.
     global_batch_size: images per step over all replicas.
     seed: the run's int seed.
     start_step: the first step to produce (the data position on resume).

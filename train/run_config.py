@@ -471,7 +471,10 @@ def data_record(task, train, test):
   digest = hashlib.sha256()
   for split in (train, test):
     for array in split.arrays:
-      digest.update(memoryview(np.ascontiguousarray(array)).cast('B'))
+      if isinstance(array, data.ImageRecords):  # not read whole
+        digest.update(array.fingerprint().encode())
+      else:
+        digest.update(memoryview(np.ascontiguousarray(array)).cast('B'))
   return {f'train_{task.examples}': len(train),
           f'test_{task.examples}': len(test), 'sha256': digest.hexdigest()}
 

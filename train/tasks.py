@@ -2,9 +2,10 @@
 its pictures; the training loop, checkpoints, distribution, evaluation and
 export are one piece of code for both (`trainer.py`, `evaluation.py`, ...).
 
-A split is a `Split`: a tuple of NumPy arrays with one row per example (the
-model's inputs, in the order its loss takes them), and, where the data's own
-density is known, the true value of the metric per example.
+A split is a `Split`: a tuple of NumPy arrays (or, for images read from
+files, `data.ImageRecords`) with one row per example (the model's inputs, in
+the order its loss takes them), and, where the data's own density is known,
+the true value of the metric per example.
 """
 
 import dataclasses
@@ -33,7 +34,8 @@ class Split:
 
   def rows(self, start, stop):
     """The examples `start` to `stop` as a `Split`."""
-    return Split(tuple(a[start:stop] for a in self.arrays),
+    return Split(tuple(a.rows(start, stop) if isinstance(a, data.ImageRecords)
+                       else a[start:stop] for a in self.arrays),
                  None if self.truth is None else self.truth[start:stop])
 
   @property

@@ -5,6 +5,7 @@ from tfp_convexp.data.digits import NUM_BINS as DIGITS_NUM_BINS
 from tfp_convexp.data.digits import digits_split
 from tfp_convexp.data.digits import load_digits
 from tfp_convexp.data import graphs
+from tfp_convexp.data.records import ImageRecords
 from tfp_convexp.data.photos import photos_split
 from tfp_convexp.data.sources import DATASETS
 from tfp_convexp.data.sources import TFDS_SETS

@@ -1,9 +1,10 @@
 """Image sets by name: the offline digits and photos, tensorflow-datasets
 sets, folders.
 
-`load_images(name, split)` returns `(uint8 [N, H, W, C], num_bins)`; the
-whole split is held in memory (CIFAR-10: 150 MB; ImageNet 32x32: 3.9 GB;
-ImageNet 64x64: 15.7 GB).
+`load_images(name, split)` returns `(images, num_bins)`: the offline sets
+as `uint8 [N, H, W, C]` arrays (a few MB), tensorflow-datasets sets and
+folders as `records.ImageRecords`, read by example index when used, so a
+split of any size starts at once and is never held in memory.
 """
 
 import contextlib
@@ -17,6 +18,7 @@ import numpy as np
 
 from tfp_convexp.data import digits
 from tfp_convexp.data import photos
+from tfp_convexp.data import records
 
 __all__ = ['TFDS_SETS', 'DATASETS', 'load_images', 'folder_images',
            'image_shape_and_bins']
@@ -56,13 +58,21 @@ def _split_name(split):
   return split
 
 
-def folder_images(folder):
-  """All PNG/JPEG images under `folder` (sorted paths), as `uint8 [N, H, W, C]`.
+# PIL image modes -> channels of the decoded image (a palette becomes RGB).
+_MODE_CHANNELS = {'1': 1, 'L': 1, 'LA': 2, 'RGB': 3, 'RGBA': 4, 'P': 3,
+                  'PA': 4, 'CMYK': 4, 'YCbCr': 3}
 
-  Raises a ValueError when the folder is missing or empty, or when the images
-  do not all have the same size and channel count.
+
+def folder_images(folder):
+  """All PNG/JPEG images under `folder` (sorted paths), as `ImageRecords`
+  (`records.py`): read when used, not now.
+
+  Every file's header is checked here (not its pixels): a ValueError names
+  the first file that is not a readable 8-bit image or whose size or
+  channel count differs from the first file's, or says that the folder is
+  missing or empty.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
   if not folder or not os.path.isdir(folder):
     raise ValueError(f'image folder {folder!r} does not exist or is not a '
                      f'directory.')
@@ -72,31 +82,35 @@ def folder_images(folder):
   if not paths:
     raise ValueError(f'image folder {folder!r} holds no {"/".join(IMAGE_EXTENSIONS)} '
                      f'files.')
-  images, first = [], None
+  first = None
   for path in paths:
+    with open(path, 'rb') as f:
+      head = f.read(25)
+    # PIL reads a 16-bit RGB PNG as 8 bits; its header says 16 (byte 24).
+    if head[:8] == b'\x89PNG\r\n\x1a\n' and head[24:25] == b'\x10':
+      raise ValueError(f'{path} is a 16-bit PNG; the image folder data set '
+                       f'holds 8-bit images (256 levels): convert it to 8 '
+                       f'bits per channel first.')
     try:
-      raw = tf.io.read_file(path)
-      # decode_image would scale 16 bits to 8 (keep the high byte) unasked.
-      if (raw.numpy()[:8] == b'\x89PNG\r\n\x1a\n' and
-          raw.numpy()[24:25] == b'\x10'):
-        raise ValueError(f'{path} is a 16-bit PNG; the image folder data set '
-                         f'holds 8-bit images (256 levels): convert it to 8 '
-                         f'bits per channel first.')
-      image = tf.io.decode_image(raw, expand_animations=False)
-    except tf.errors.OpError as e:
-      reason = re.sub(r'\{\{.*?\}\}\s*|\s*\[Op:.*$', '',
-                      e.message.splitlines()[0])
-      raise ValueError(f'{path} is not a readable image ({reason}); remove '
-                       f'or replace it.') from e
-    image = image.numpy()
+      with Image.open(path) as image:
+        mode, (width, height) = image.mode, image.size
+        transparent = 'transparency' in image.info
+    except (OSError, SyntaxError, ValueError) as e:  # PIL's unreadable file
+      raise ValueError(f'{path} is not a readable image ({e}); remove or '
+                       f'replace it.') from e
+    if mode.startswith('I') or mode == 'F':
+      raise ValueError(f'{path} is a {mode} image (more than 8 bits); the '
+                       f'image folder data set holds 8-bit images (256 '
+                       f'levels): convert it to 8 bits per channel first.')
+    channels = _MODE_CHANNELS.get(mode, 3) + (mode == 'P' and transparent)
+    shape = (height, width, channels)
     if first is None:
-      first = (path, image.shape)
-    elif image.shape != first[1]:
+      first = (path, shape)
+    elif shape != first[1]:
       raise ValueError(f'images in {folder!r} have mixed sizes: {first[0]} is '
-                       f'{first[1]} but {path} is {image.shape} (H, W, C); '
+                       f'{first[1]} but {path} is {shape} (H, W, C); '
                        f'resize them to one size first.')
-    images.append(image)
-  return np.stack(images).astype(np.uint8)
+  return records.folder_records(paths, first[1])
 
 
 def load_images(name, split, data_dir=None, folder=None):
@@ -123,8 +137,7 @@ def load_images(name, split, data_dir=None, folder=None):
                        f'its test split is every tenth image (the 10th, '
                        f'20th, ... in sorted path order), so it needs at '
                        f'least 10.')
-    test = np.arange(len(images)) % 10 == 9
-    return images[test if split == 'test' else ~test], 256
+    return images.every_tenth(split == 'test'), 256
   if name not in TFDS_SETS:
     raise ValueError(f'unknown dataset {name!r}; expected one of {DATASETS}.')
   tfds_split = TFDS_SETS[name][0 if split == 'train' else 1]
@@ -132,8 +145,9 @@ def load_images(name, split, data_dir=None, folder=None):
 
 
 def tfds_images(name, split, data_dir=None):
-  """`uint8 [N, H, W, C]`, the `image` feature of a tensorflow-datasets set,
-  prepared first (downloaded, or read from its manual directory) if needed.
+  """The `image` feature of a tensorflow-datasets split as `ImageRecords`,
+  the set prepared first (downloaded, or read from its manual directory,
+  as ArrayRecord files) if needed.
 
   Raises a ValueError saying how to get the set when it cannot be prepared:
   at once when its download host does not answer (tensorflow-datasets would
@@ -146,12 +160,26 @@ def tfds_images(name, split, data_dir=None):
   with _quieter('absl', logging.ERROR):
     builder = tfds.builder(name, data_dir=data_dir)
     prepared = builder.is_prepared()
+    if not prepared:  # (a prepared set keeps the format it has)
+      builder = tfds.builder(name, data_dir=data_dir,
+                             file_format='array_record')
   if not prepared:
     with _removed_on_failure(str(builder.data_dir_root), name):
       _prepare(builder, name)
-  data = builder.as_dataset(split=split)
-  images = [np.asarray(e['image'], np.uint8) for e in tfds.as_numpy(data)]
-  return np.stack(images)
+  if _mocked(builder):  # tfds.testing.mock_data: random examples, no files
+    data = builder.as_dataset(split=split)
+    return np.stack([np.asarray(e['image'], np.uint8)
+                     for e in tfds.as_numpy(data)])
+  shape = _SIZED_BY_NAME.get(name) or tuple(builder.info.features['image'].shape)
+  if None in shape:
+    raise ValueError(f'tensorflow-datasets set {name!r} leaves its image size '
+                     f'open ({shape}); this package reads sets of one size.')
+  return records.tfds_records(builder, split, shape)
+
+
+def _mocked(builder):
+  return type(builder).download_and_prepare.__module__.startswith(
+      'tensorflow_datasets.testing')
 
 
 @contextlib.contextmanager
@@ -167,11 +195,9 @@ def _quieter(logger_name, level):
 
 def _prepare(builder, name):
   host = TFDS_HOSTS.get(name)  # None: a builder of local files
-  # tfds.testing.mock_data replaces the download with nothing to fetch.
-  mocked = type(builder).download_and_prepare.__module__.startswith(
-      'tensorflow_datasets.testing')
   try:
-    if host and not mocked:
+    # tfds.testing.mock_data replaces the download with nothing to fetch.
+    if host and not _mocked(builder):
       socket.create_connection((host, 443), timeout=5).close()
   except OSError as e:
     raise _not_prepared(builder, name, f'its download host {host} does not '
@@ -236,7 +262,7 @@ def image_shape_and_bins(name, data_dir=None, folder=None):
   if name == 'photos':
     return photos.IMAGE_SHAPE, photos.NUM_BINS
   if name == 'folder':
-    return folder_images(folder).shape[1:], 256
+    return folder_images(folder).shape[1:], 256  # reads the headers only
   if name not in TFDS_SETS:
     raise ValueError(f'unknown dataset {name!r}; expected one of {DATASETS}.')
   if name in _SIZED_BY_NAME:
