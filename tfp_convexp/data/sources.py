@@ -217,7 +217,8 @@ def _not_prepared(builder, name, how, cause):
       f'tensorflow-datasets set {name!r} is not in {builder.data_dir} and '
       f'{how} ({type(cause).__name__}: {reason}). Download it first on a '
       f'machine with network: python -c "import tensorflow_datasets as tfds; '
-      f'tfds.builder({name!r}, data_dir=\'D\').download_and_prepare()", then '
+      f'tfds.builder({name!r}, data_dir=\'D\', file_format=\'array_record\')'
+      f'.download_and_prepare()", then '
       f'copy D here and pass --data_dir=D.')
 
 
