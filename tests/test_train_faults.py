@@ -409,6 +409,18 @@ def test_image_folder_faults_are_named(tmp_path):
          message=f'{wide} is a 16-bit PNG')
   open(os.path.join(folder, '001.png'), 'wb').write(b'\x89PNG broken')
   _fails('train', *flags, message=f'{folder}/001.png is not a readable image')
+  # Files whose headers read but whose pixels do not: found when a batch
+  # reads them (here the first, for the ActNorm initialisation).
+  cut = str(tmp_path / 'cut')
+  _write_pngs(cut, [(8, 8, 3)] * 20)
+  for name in os.listdir(cut):
+    path = os.path.join(cut, name)
+    data = open(path, 'rb').read()
+    open(path, 'wb').write(data[:60])
+  _fails('train', '--dataset=folder', f'--image_folder={cut}',
+         f'--workdir={tmp_path}/cut_run', *TINY,
+         message='a training image of step 1 cannot be read (Invalid PNG '
+                 'data')
 
 
 def test_a_run_whose_last_files_were_cut_short_is_finished_again(

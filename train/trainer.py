@@ -27,6 +27,7 @@ import collections
 import functools
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -453,9 +454,9 @@ def train(run):
     _say('initialising ActNorm on the first batch')
     # Data-dependent ActNorm initialisation on the global batch, in
     # cross-replica context, so every replica (and worker) gets the same.
-    first = next(iter(task.training_batches(
+    first = _next_batch(iter(task.training_batches(
         model, run.train, global_batch, settings.seed, int(batches.numpy()),
-        augmentation=settings.augment)))
+        augmentation=settings.augment)), 0)
     with strategy.scope():
       task.initialise(model, first)
 
@@ -591,7 +592,8 @@ def train(run):
                 steps_per_epoch - bar_from,
                 stateful_metrics=[task.unit, f'{task.examples}/s'])
             epoch_start = time.time()
-          loss, norm, applied = train_step(next(iterator), batches,
+          batch = _next_batch(iterator, current, save_unless_saved)
+          loss, norm, applied = train_step(batch, batches,
                                            tf.constant(poison(current)))
           if not compiled:
             compiled = True
@@ -684,6 +686,24 @@ def train(run):
   print(f'done: {int(step.numpy())} steps in {elapsed:.0f} s; final test '
         f'{test_value:.4f} {task.unit}', flush=True)
   run_config.keep_until_exit(dict(locals()))
+
+
+def _next_batch(iterator, done, save=None):
+  """The next training batch; an image file that cannot be decoded (read
+  only now: its header was checked at start) stops the run with a message,
+  after `save` saves the `done` steps."""
+  try:
+    return next(iterator)
+  except tf.errors.InvalidArgumentError as e:
+    saved = ''
+    if save:
+      save()
+      saved = f'; step {done} is saved'
+    reason = re.sub(r'^.*Iterator::[\w:]+: ', '', re.sub(
+        r'\{\{.*?\}\}\s*', '', _reason(e)))
+    raise UsageError(
+        f'a training image of step {done + 1} cannot be read ({reason})'
+        f'{saved}. Replace the image and run the same command again.') from e
 
 
 def _offer_best(best, value, at_step):
