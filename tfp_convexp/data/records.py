@@ -30,7 +30,7 @@ _FINGERPRINT_IMAGES = 16
 
 
 class ImageRecords(object):
-  """Random access to the encoded images `start:stop` of a source.
+  """Random access to the encoded images of a source, or of a view of it.
 
   Args:
     read: `read(indices)`, a list of the encoded records at `indices` (ints

@@ -10,7 +10,6 @@ split of any size starts at once and is never held in memory.
 import contextlib
 import logging
 import os
-import re
 import shutil
 import socket
 
