@@ -5,9 +5,11 @@ several devices or workers, the terminal, a reload without this package."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ from programs import SEVERAL_PROCESSES
 from programs import TINY
 from programs import TINY_DEFAULT_JIT
 from programs import write_pngs as _write_pngs
+from train import checkpoints
 
 # Every test here trains or reads a model through the programs: the full
 # tier only.
@@ -227,19 +230,25 @@ def _free_ports(n):
   return ports
 
 
-@pytest.mark.xdist_group(SEVERAL_PROCESSES)
-def test_two_workers_on_localhost_match_one_worker(one_device_run, tmp_path):
-  one, two = one_device_run, str(tmp_path / 'two')
+def _two_workers(*args):
+  """`python -m train --strategy=multi_worker *args` on two localhost
+  workers (worker 0 the chief), stdout and stderr in one pipe each."""
   workers = [f'127.0.0.1:{p}' for p in _free_ports(2)]
   procs = []
   for index in range(2):
     tf_config = json.dumps({'cluster': {'worker': workers},
                             'task': {'type': 'worker', 'index': index}})
     procs.append(subprocess.Popen(
-        [sys.executable, '-m', 'train', f'--workdir={two}',
-         '--strategy=multi_worker', *DISTRIBUTED], cwd=ROOT,
-        env=_env({'TF_CONFIG': tf_config}), stdout=subprocess.PIPE,
+        [sys.executable, '-m', 'train', '--strategy=multi_worker', *args],
+        cwd=ROOT, env=_env({'TF_CONFIG': tf_config}), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True))
+  return procs
+
+
+@pytest.mark.xdist_group(SEVERAL_PROCESSES)
+def test_two_workers_on_localhost_match_one_worker(one_device_run, tmp_path):
+  one, two = one_device_run, str(tmp_path / 'two')
+  procs = _two_workers(f'--workdir={two}', *DISTRIBUTED)
   outputs = [p.communicate(timeout=600)[0] for p in procs]
   assert all(p.returncode == 0 for p in procs), outputs
   assert '2 replica(s)' in outputs[0] and 'done: 3 steps' in outputs[0]
@@ -248,6 +257,37 @@ def test_two_workers_on_localhost_match_one_worker(one_device_run, tmp_path):
   assert not os.path.exists(os.path.join(two, 'tmp', 'worker_1'))
   _assert_same_weights(one, two, atol=1e-4)
   _evaluate_sample_export(two, tmp_path)
+
+
+@pytest.mark.xdist_group(SEVERAL_PROCESSES)
+def test_sigterm_to_one_worker_stops_both_at_a_saved_step(tmp_path):
+  """A preemption notice to the non-chief worker: both workers save the
+  same step (the chief into checkpoints/) and exit 143 within seconds,
+  without a traceback; the same run resumes at that step."""
+  work = str(tmp_path / 'run')
+  flags = [f'--workdir={work}', '--checkpoint_every=100000', *TINY]
+  chief, other = _two_workers('--max_steps=100000', *flags)
+  for line in chief.stdout:
+    if 'compiled and ran in' in line:
+      break
+  other.send_signal(signal.SIGTERM)
+  signalled = time.monotonic()
+  outputs = [p.communicate(timeout=120)[0] for p in (chief, other)]
+  seconds = time.monotonic() - signalled
+  assert [chief.returncode, other.returncode] == [143, 143], outputs
+  assert seconds < 60, seconds
+  assert not any('Traceback' in out for out in outputs), outputs
+  last = [out.strip().splitlines()[-1] for out in outputs]
+  assert last[1].startswith('terminated (SIGTERM) at step '), last
+  at = int(last[1].split()[4].rstrip(';'))
+  saved = f'saved {work}/checkpoints/ckpt-{at}: run the same command again'
+  assert saved in last[1]
+  assert last[0] == (f'stopped with the cluster (another worker received '
+                     f'SIGTERM or Ctrl-C) at step {at}; {saved} to resume')
+  assert checkpoints.numbers(os.path.join(work, 'checkpoints')) == [at]
+  out = _call('train', f'--max_steps={at + 1}', *flags).stdout
+  assert f'resumed from {work}/checkpoints/ckpt-{at} at step {at}' in out
+  assert f'done: {at + 1} steps' in out
 
 
 def test_tfds_sets_through_mock_data(tmp_path):

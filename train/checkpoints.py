@@ -90,6 +90,11 @@ class Store(object):
     self._log = log
     self._restore_from = restore_from
 
+  @property
+  def run_directory(self):
+    """Where the run's checkpoints are: `restore_from`, else `directory`."""
+    return self._restore_from or self.directory
+
   def latest(self):
     """Path of the newest intact checkpoint, or None."""
     if self._restore_from:

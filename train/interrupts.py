@@ -9,6 +9,11 @@ raised at once too, for a step that does not end, and marks the state
 `kill` sends before it preempts a job) is handled the same way and raised
 as `Terminated`, a `KeyboardInterrupt`, so that the program can exit with
 the shell's code for it.
+
+On a worker of a multi-worker run (`deferred`) the first signal is only
+recorded as `noticed`: the cluster stops at a step its workers agree on
+(`train/preemption.py`), since a worker that left alone would leave the
+others waiting in their next all-reduce.
 """
 
 import contextlib
@@ -20,19 +25,29 @@ class Terminated(KeyboardInterrupt):
   """A SIGTERM, handled as Ctrl-C is."""
 
 
+class PeerStopped(Terminated):
+  """Another worker of the cluster received SIGTERM or Ctrl-C; this one
+  saved the step they agreed on and stops as well."""
+
+
 SIGNALS = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}
 
 
 class Interrupts(object):
 
-  def __init__(self):
+  def __init__(self, deferred=False):
+    self._deferred = deferred
+    self.noticed = None  # deferred: the exception class of the first signal
     self._holding = False
     self._pending = None  # the exception class of a held signal
     self.torn = False
 
   def _handler(self, signum, frame):
     del frame
-    if self._holding and self._pending is None:
+    if self._deferred and self.noticed is None:
+      self.noticed = SIGNALS[signum]
+      return
+    if self._holding and self._pending is None and not self._deferred:
       self._pending = SIGNALS[signum]
       return
     if self._holding:

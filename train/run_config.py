@@ -207,7 +207,9 @@ def exits_2_on_usage_errors(main):
       print(f'error: {e}', file=sys.stderr)
       sys.exit(2)
     except KeyboardInterrupt as e:
-      what = ('terminated (SIGTERM)' if isinstance(e, interrupts.Terminated)
+      what = ('stopped with the cluster (another worker received SIGTERM '
+              'or Ctrl-C)' if isinstance(e, interrupts.PeerStopped) else
+              'terminated (SIGTERM)' if isinstance(e, interrupts.Terminated)
               else 'interrupted')
       print(f'{what} {e}' if str(e) else f'{what}; nothing written',
             file=sys.stderr)

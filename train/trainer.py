@@ -20,7 +20,9 @@ Checkpoints are found from their files, written atomically, and a damaged
 one is set aside for the previous one; nothing in an existing work
 directory is replaced without `--overwrite`. Ctrl-C saves a checkpoint of
 the step it stopped at and exits with code 130; SIGTERM (a scheduler's
-preemption, `kill`) does the same and exits with code 143.
+preemption, `kill`) does the same and exits with code 143. On a
+multi-worker run either signal to one worker stops every worker at one
+agreed step, saved (`train/preemption.py`).
 """
 
 import collections
@@ -44,6 +46,7 @@ from train import evaluation
 from train import images as image_lib
 from train import input_pipeline
 from train import interrupts as interrupts_lib
+from train import preemption
 from train import quiet
 from train import run_config
 from train import settings as settings_lib
@@ -575,13 +578,20 @@ def train(run):
                             before.get('train_bits_per_dim', [])))
   first_step = int(step.numpy())
   compiled = False  # the bar and its time estimate start after compiling
-  interrupts = interrupts_lib.Interrupts()
+  cluster = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+  interrupts = interrupts_lib.Interrupts(deferred=cluster)
   final_evaluation = False
   with interrupts.installed():
+    notice = preemption.Notice(
+        strategy, interrupts,
+        os.path.join(workdir, 'tmp', distribute.task_id(), 'preemption'),
+        save_unless_saved) if cluster else None
     try:
       while int(step.numpy()) < total_steps:
         evaluate_now = False
         with interrupts.held():  # a step and its save are whole or not begun
+          if notice:
+            notice.check()
           current = int(step.numpy())
           if progbar is None and compiled and settings.progress and run.chief:
             bar_from = current % steps_per_epoch  # steps before the bar
@@ -781,7 +791,7 @@ def _interrupted(store, step, torn, final_evaluation, save_unless_saved):
             f'saved: run the same command again to evaluate it and write '
             f'final.json')
   save_unless_saved()
-  return (f'at step {at}; saved {checkpoints.prefix(store.directory, at)}: '
+  return (f'at step {at}; saved {checkpoints.prefix(store.run_directory, at)}: '
           f'run the same command again to resume')
 
 
