@@ -359,7 +359,8 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def _convexp_terms(model):
-  return [layer.terms for layer in getattr(model.bijector, 'layers', ())
+  return [int(layer.terms_now())
+          for layer in getattr(model.bijector, 'layers', ())
           if isinstance(layer, bijectors.ConvolutionExponential)]
 
 
