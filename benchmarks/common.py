@@ -48,23 +48,6 @@ def step_time_ms(shape, kwargs, jit, steps, batch_size, task='images'):
   (`task='graphs'`: `make_graph_flow(*shape, **kwargs)`), one replica,
   random images (random graphs with every node real); the median of `steps`
   after 3 warm-up steps."""
-  run, _ = training_step(shape, kwargs, jit, batch_size, task)
-  start = time.perf_counter()
-  run()
-  compile_s = time.perf_counter() - start
-  for _ in range(2):
-    run()
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    run()
-    times.append(time.perf_counter() - start)
-  return 1e3 * statistics.median(times), compile_s
-
-
-def training_step(shape, kwargs, jit, batch_size, task='images'):
-  """`(run, model)`: `run()` takes one training step of `step_time_ms` on
-  its fixed batch (the first call compiles)."""
   import functools  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -99,7 +82,18 @@ def training_step(shape, kwargs, jit, batch_size, task='images'):
   def run():
     loss, _, applied = train_step(batch, batch_index, clean)
     assert bool(applied), f'non-finite step (loss {float(loss)})'
-  return run, model
+
+  start = time.perf_counter()
+  run()
+  compile_s = time.perf_counter() - start
+  for _ in range(2):
+    run()
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - start)
+  return 1e3 * statistics.median(times), compile_s
 
 
 def machine():

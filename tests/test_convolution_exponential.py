@@ -12,7 +12,6 @@ import tfp_convexp
 from tfp_convexp.bijectors import ConvolutionExponential
 import dense_conv
 import oracle
-from tfp_convexp.ops.conv_exp import branch_lengths
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -265,77 +264,3 @@ def test_bad_inputs():
     layer.inverse(tf.zeros([4, 2]))
   with pytest.raises(ValueError, match='float32.*int32'):
     layer.forward(tf.zeros([1, 4, 4, 2], tf.int32))
-
-
-def _dense_error(layer, x):
-  """Largest `||forward(x) - exp(M) x|| / ||x||` over the batch."""
-  exact = _closed_form(layer)(x)
-  got = layer.forward(tf.constant(x)).numpy()
-  return max(np.linalg.norm(g - e) / np.linalg.norm(xi)
-             for g, e, xi in zip(got, exact, x))
-
-
-@hypothesis.settings(max_examples=10, deadline=None)
-@hypothesis.given(scale=st.floats(0.01, 3.), seed=st.integers(0, 2**16),
-                  padding=st.sampled_from(['SAME', 'CIRCULAR']))
-def test_the_terms_chosen_per_call_certify_the_tolerance(scale, seed,
-                                                         padding):
-  """Each call runs the terms the kernel's recorded norm needs, fewer than
-  the bound's for small kernels, and stays within `tolerance` of the dense
-  `expm`."""
-  layer = ConvolutionExponential([4, 5, 2], seed=seed, padding=padding,
-                                 method='series', dtype=tf.float64,
-                                 tolerance=1e-9)
-  kernel = np.random.default_rng(seed).standard_normal(layer.kernel.shape)
-  layer.kernel.assign(scale * kernel / np.abs(kernel).max())
-  layer.project()
-  norm = float(layer.operator_norm_bound())
-  certified = tfp_convexp.ops.exp_series_terms(norm, 1e-9)
-  used = int(layer.terms_now())
-  assert certified <= used <= layer.terms
-  assert used in branch_lengths(layer.terms)
-  x = np.random.default_rng(seed + 1).standard_normal((3, 4, 5, 2))
-  assert _dense_error(layer, x) <= 1e-9
-
-
-def test_a_small_kernel_runs_fewer_terms_and_a_fresh_layer_all():
-  layer = ConvolutionExponential([8, 8, 4], seed=1)
-  assert int(layer.terms_now()) == layer.terms == 9  # nothing recorded yet
-  layer.project()
-  assert float(layer.operator_norm_bound()) < 0.25
-  assert int(layer.terms_now()) == 5
-  x = tf.random.stateless_normal([2, 8, 8, 4], seed=[0, 1])
-  np.testing.assert_allclose(layer.inverse(layer.forward(x) + 0.), x,
-                             atol=1e-5)
-
-
-def test_a_kernel_assigned_without_project_fails_validation():
-  """The series' length rests on the recorded norm: a larger kernel put in
-  by hand is refused until `project()` records its norm."""
-  layer = ConvolutionExponential([4, 4, 2], seed=0, validate_args=True)
-  layer.project()
-  x = tf.zeros([1, 4, 4, 2])
-  layer.forward(x)
-  layer.kernel.assign(layer.kernel * 3.)  # still inside 0.95
-  with pytest.raises(tf.errors.InvalidArgumentError,
-                     match='or its recorded norm'):
-    layer.forward(x + 0.)
-  layer.project()
-  layer.forward(x + 1.)
-
-
-@pytest.mark.parametrize('keras_module', ['keras', 'tf_keras'])
-def test_optimizers_record_the_norm(keras_module):
-  optimizer = __import__(keras_module).optimizers.SGD(learning_rate=1e-3)
-  layer = ConvolutionExponential([4, 4, 2], seed=0)
-  x = tf.random.stateless_normal([8, 4, 4, 2], seed=[0, 1])
-  with tf.GradientTape() as tape:
-    loss = tf.reduce_sum(tf.square(layer.forward(x)))
-  optimizer.apply_gradients(zip(tape.gradient(loss, [layer.kernel]),
-                                [layer.kernel]))
-  bound = float(layer.operator_norm_bound())
-  np.testing.assert_allclose(layer._certified_norm.numpy(), bound,  # pylint: disable=protected-access
-                             rtol=1e-5)
-  needed = tfp_convexp.ops.exp_series_terms(bound, layer.tolerance)
-  assert needed < 9 and int(layer.terms_now()) == min(
-      n for n in branch_lengths(9) if n >= needed)

@@ -19,7 +19,6 @@ import tensorflow as tf
 _NAME = re.compile(r'^ckpt-(\d+)\.index$')
 _DATA = re.compile(r'^ckpt-(\d+)\.data-')
 CORRUPT_DIR = 'corrupt'
-_RECORDED_NORM = 'certified_norm'
 
 
 class CorruptCheckpoint(Exception):
@@ -103,16 +102,7 @@ class Store(object):
     return newest_intact(self.directory, self._log, set_aside=True)
 
   def restore(self, path):
-    status = self._checkpoint.read(path)
-    if any(_RECORDED_NORM in name for name, _ in tf.train.list_variables(path)):
-      status.assert_existing_objects_matched()
-    else:
-      # Written before layers recorded their kernels' certified norms
-      # (bijectors.ConvolutionExponential): those variables alone have no
-      # value there, and keep their conservative start (the norm bound)
-      # until the next update records the norm. The run's config.json has
-      # already vouched for the model.
-      status.expect_partial()
+    self._checkpoint.read(path).assert_existing_objects_matched()
 
   def restore_latest(self):
     """Restores the newest intact checkpoint; returns its path or None."""

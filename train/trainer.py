@@ -359,8 +359,7 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def _convexp_terms(model):
-  return [int(layer.terms_now())
-          for layer in getattr(model.bijector, 'layers', ())
+  return [layer.terms for layer in getattr(model.bijector, 'layers', ())
           if isinstance(layer, bijectors.ConvolutionExponential)]
 
 

@@ -7,7 +7,6 @@ from tfp_convexp.bijectors.internal import arguments
 from tfp_convexp.bijectors.internal import base
 from tfp_convexp import ops
 from tfp_convexp.bijectors.internal import image_events
-from tfp_convexp.ops.conv_exp import series_length
 
 __all__ = ['ConvolutionExponential']
 
@@ -34,24 +33,16 @@ class ConvolutionExponential(base.ImageBijector):
   certified upper bound on `||M||_2` rather than a power-iteration estimate:
   the largest singular value of the convolution's Fourier blocks on a torus
   of size `(H + p_h, W + p_w)` (exact for `'CIRCULAR'`), each bounded by Gram
-  iteration (`tfp_convexp.ops.conv_operator_norm_bound`). Each call runs the
-  smallest number of terms `T` with `b^(T+1) / (T+1)! * e^b <= tolerance`
-  for the certified norm `b` of the kernel as it is now, which bounds
-  `||z - exp(M) x|| / ||x||`; at most `terms`, the count for
-  `b = norm_bound`. (A kernel of norm 0.2 needs 5 terms for 1e-6, against 9
-  at 0.95.) The graph holds one branch per length (`tf.switch_case`,
-  XLA-compilable) and runs one; the gradient is that of the series that ran.
-  `log_det` is exact for `exp(M)`.
+  iteration (`tfp_convexp.ops.conv_operator_norm_bound`). The number of terms
+  `T` is then the smallest static int with
+  `norm_bound^(T+1) / (T+1)! * e^norm_bound <= tolerance`, which bounds
+  `||z - exp(M) x|| / ||x||`. `log_det` is exact for `exp(M)`.
 
   The kernel variable carries a `constraint` that rescales it onto the set
-  and records its certified norm (`project`); Keras optimizers (Keras 3 and
-  tf_keras) apply it after every update, so `forward` and `inverse` read the
-  norm instead of computing it and cost only the series. Until the first
-  projection (a new layer, or one restored from a checkpoint written before
-  the norm was recorded) the norm is taken to be `norm_bound`. Code that
-  assigns the kernel by hand calls `project()` afterwards; with
-  `validate_args=True` every call re-certifies the kernel against the bound
-  and the recorded norm and fails, naming the excess, if not.
+  (`project`); Keras optimizers (Keras 3 and tf_keras) apply it after every
+  update, so `forward` and `inverse` cost only the series. Code that assigns
+  the kernel by hand calls `project()` afterwards; with `validate_args=True`
+  every call re-certifies the bound and fails, naming the excess, if not.
   (Rescaling inside every call instead, as a reparameterisation, costs more
   than the series itself; see benchmarks/results/implementation_choices.md.)
 
@@ -114,9 +105,8 @@ class ConvolutionExponential(base.ImageBijector):
         the paper's `convexp_coeff` for its mixing experiments).
       tolerance: Python float in (0, 1), the certified relative truncation
         error of the series. Default: 1e-6 for float32, 1e-14 for float64.
-      terms: Python int; a fixed number of series terms for every call,
-        instead of the count `tolerance` certifies for the kernel at hand
-        (the certificate then no longer applies).
+      terms: Python int; overrides the number of series terms that
+        `tolerance` would choose (the certificate then no longer applies).
       method: `'series'` or `'fourier'` (circular padding only). Default:
         `'fourier'` for circular padding, else `'series'`.
       gram_iterations: Python int, Gram iterations of the norm bound; the
@@ -156,7 +146,6 @@ class ConvolutionExponential(base.ImageBijector):
         raise ValueError(f"{layer}: `method` must be 'series', or 'fourier' "
                          f"with padding='CIRCULAR'; got method={method!r} "
                          f"with padding={padding!r}.")
-      self._adaptive = terms is None and method == 'series'
       if terms is None:
         terms = ops.exp_series_terms(norm_bound, tolerance)
       arguments.int_at_least(terms, 0, 'terms', layer)
@@ -176,17 +165,9 @@ class ConvolutionExponential(base.ImageBijector):
       else:
         init = tf.random.stateless_normal(shape, seed=[int(seed), 0],
                                           stddev=stddev, dtype=dtype)
-      # Written by the projection in the optimizer's update on every
-      # replica alike, hence one value to keep.
-      self._certified_norm = tf.Variable(
-          self._norm_bound, dtype=dtype, trainable=False,
-          name='certified_norm',
-          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-      projected = ops.norm_projection(self._norm_of, self._norm_bound,
-                                      record=self._certified_norm)
+      projected = ops.norm_projection(self._norm_of, self._norm_bound)
       self._kernel = tf.Variable(projected(init), name='kernel',
                                  constraint=projected)
-      self._certified_norm.assign(self._norm_bound)  # see the class doc
 
       super().__init__(
           is_constant_jacobian=True,
@@ -217,22 +198,8 @@ class ConvolutionExponential(base.ImageBijector):
 
   @property
   def terms(self):
-    """The most series terms (convolutions per direction) a call runs: the
-    count for a kernel at `norm_bound`, or the fixed `terms`."""
+    """Static number of series terms (convolutions per direction)."""
     return self._terms
-
-  def terms_now(self):
-    """The number of series terms the next call runs (an int32 tensor):
-    the count `tolerance` certifies for the kernel's recorded norm, rounded
-    up to one of the lengths the graph holds
-    (`branch_lengths` in `tfp_convexp/ops/conv_exp.py`)."""
-    if not self._adaptive:
-      return tf.constant(self._terms if self._method == 'series' else 0)
-    return series_length(self._certified_terms(), self._terms)
-
-  def _certified_terms(self):
-    return ops.exp_series_terms_for(self._certified_norm, self._tolerance,
-                                    self._terms)
 
   @property
   def truncation_error_bound(self):
@@ -268,9 +235,8 @@ class ConvolutionExponential(base.ImageBijector):
       out = fn(flat, self._kernel)
     else:
       fn = ops.inverse_conv_exp if inverse else ops.conv_exp
-      out = fn(flat, self._kernel, self._certified_terms() if self._adaptive
-               else self._terms, self._padding, self._recompute_gradient,
-               max_terms=self._terms if self._adaptive else None)
+      out = fn(flat, self._kernel, self._terms, self._padding,
+               self._recompute_gradient)
     return out if x.shape.rank == 4 else image_events.from_nhwc(out, x)
 
   def _forward(self, x):
@@ -290,13 +256,8 @@ class ConvolutionExponential(base.ImageBijector):
       return []
     # The Fourier path would be exact outside the bound too, but the layer
     # promises (and its gradient constraint keeps) ||M||_2 <= norm_bound.
-    # The series' length rests on the recorded norm, which must not be below
-    # the kernel's (round-off of the rescaling allowed).
-    limit = (tf.minimum(self._norm_bound, self._certified_norm * (
-        1. + 64. * np.finfo(self.dtype.as_numpy_dtype).eps))
-             if self._adaptive else self._norm_bound)
     return [ops.assert_norm_within(
-        self._kernel, self._norm_of, limit,
+        self._kernel, self._norm_of, self._norm_bound,
         f'{type(self).__name__} {self.name!r}: the kernel left the certified '
-        f'region ||M||_2 <= {self._norm_bound}, or its recorded norm, on '
-        f'which its series and gradient constraint rely.')]
+        f'region ||M||_2 <= {self._norm_bound}, on which its series and '
+        f'gradient constraint rely.')]

@@ -90,56 +90,10 @@ def _series_vjp(x, kernel, cotangent, terms, padding):
   return x_grad, kernel_grad
 
 
-def _check_terms(terms, max_terms):
-  """`max_terms` if `terms` is a tensor (the branches to build), else None."""
-  def _count(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-      raise ValueError(
-          f'`{name}` must be a non-negative Python int; got {value!r}.')
-  if not tf.is_tensor(terms):
-    _count(terms, 'terms')
-    return None
-  if not terms.dtype.is_integer or terms.shape.rank not in (None, 0):
-    raise ValueError(f'`terms` as a tensor must be an integer scalar; got '
-                     f'{terms.dtype.name} of shape {terms.shape}.')
-  if max_terms is None:
-    raise ValueError('`terms` given as a tensor needs `max_terms`, the most '
-                     'terms it may take (one branch is built per length).')
-  _count(max_terms, 'max_terms')
-  return max_terms
-
-
-def branch_lengths(max_terms):
-  """The series lengths a tensor `terms` runs: `max_terms` and about 3/4,
-  1/2 and 1/3 of it. Each length is a branch of the graph to trace and
-  compile (one per length 0..9 made a layer's step trace five times
-  longer); a count between two lengths runs the longer one."""
-  return sorted({max_terms, *(-(-max_terms * k // 12) for k in (4, 6, 9))})
-
-
-def _switch(terms, max_terms, fn):
-  """`fn(terms)` for a static Python int; for an int tensor `terms`, `fn`
-  of the shortest of `branch_lengths(max_terms)` that is at least
-  `terms`."""
-  if max_terms is None:
-    return fn(terms)
-  return tf.switch_case(_branch(terms, max_terms),
-                        [lambda t=t: fn(t) for t in branch_lengths(max_terms)])
-
-
-def _branch(terms, max_terms):
-  lengths = branch_lengths(max_terms)
-  return tf.reduce_sum(tf.cast(
-      tf.cast(terms, tf.int32) > tf.constant(lengths[:-1], tf.int32),
-      tf.int32))
-
-
-def series_length(terms, max_terms):
-  """The number of terms `conv_exp(..., terms, max_terms=max_terms)` runs
-  for an int tensor `terms` (an int32 tensor): the shortest of
-  `branch_lengths(max_terms)` that is at least `terms`."""
-  return tf.gather(tf.constant(branch_lengths(max_terms), tf.int32),
-                   _branch(terms, max_terms))
+def _check_terms(terms):
+  if isinstance(terms, bool) or not isinstance(terms, int) or terms < 0:
+    raise ValueError(
+        f'`terms` must be a non-negative Python int; got {terms!r}.')
 
 
 def _check_padding(padding):
@@ -149,79 +103,69 @@ def _check_padding(padding):
 
 
 def conv_exp(x, kernel, terms, padding='SAME', recompute_gradient=True,
-             name=None, max_terms=None):
+             name=None):
   """`exp(M) x`, truncated after `M^terms x / terms!`.
 
   Args:
     x: `[B, H, W, C]` float tensor.
     kernel: `[k_h, k_w, C, C]` tensor of the same dtype, odd spatial sizes.
-    terms: Python int `T`, the series' number of convolutions; or a scalar
-      int tensor (e.g. `exp_series_terms_for` of the kernel's certified
-      norm), with `max_terms`: the graph then holds one branch per length
-      `0..max_terms` (`tf.switch_case`, XLA-compilable) and runs one.
+    terms: static Python int `T`; the series has `T` convolutions.
     padding: `'SAME'` (zeros) or `'CIRCULAR'`.
     recompute_gradient: if True (default) the gradient is computed by a custom
       rule that stores only `x` and recomputes the series terms, instead of
       autodiff keeping all `T` intermediate images alive until the backward
       pass. Both give the exact derivative of the truncated series.
     name: optional name scope.
-    max_terms: Python int, the largest value a tensor `terms` may take.
 
   Returns:
     `[B, H, W, C]` tensor.
   """
-  max_terms = _check_terms(terms, max_terms)
+  _check_terms(terms)
   _check_padding(padding)
   with tf.name_scope(name or 'conv_exp'):
     x = tf.convert_to_tensor(x)
     kernel = tf.convert_to_tensor(kernel, dtype=x.dtype)
     return _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, 1.,
-                          tuple(kernel.shape[:2]), max_terms)
+                          tuple(kernel.shape[:2]))
 
 
 # Eagerly, 2T small ops would each pay Python dispatch; as one graph they do
 # not (benchmarks/results/implementation_choices.md).
 @graph_when_eager(reduce_retracing=True)
 def _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, sign,
-                   kernel_size, max_terms):
-  """The series for `sign * kernel`; `sign`, `kernel_size` and `max_terms`
-  are static."""
+                   kernel_size):
+  """The series for `sign * kernel`; `sign` and `kernel_size` are static."""
   # reduce_retracing may have relaxed the kernel's static shape; padding
   # needs its spatial size.
   kernel = tf.ensure_shape(kernel, [*kernel_size, None, None])
   if sign != 1.:
     kernel = sign * kernel
   if not recompute_gradient:
-    return _switch(terms, max_terms,
-                   lambda t: _series(x, kernel, t, padding))
+    return _series(x, kernel, terms, padding)
 
   @tf.custom_gradient
   def _conv_exp(x, kernel):
     def grad(cotangent):
-      # The same length as the forward pass: the exact derivative of the
-      # truncated series that ran.
-      return _switch(terms, max_terms, lambda t: _series_vjp(
-          x, kernel, cotangent, t, padding))
+      return _series_vjp(x, kernel, cotangent, terms, padding)
     # In eager mode an active tape would otherwise record (and keep alive)
     # every term of the series, although the custom rule never uses them.
-    x_, kernel_ = tf.stop_gradient(x), tf.stop_gradient(kernel)
-    series = _switch(terms, max_terms,
-                     lambda t: _series(x_, kernel_, t, padding))
+    series = _series(tf.stop_gradient(x), tf.stop_gradient(kernel), terms,
+                     padding)
     return series, grad
 
   return _conv_exp(x, kernel)
 
 
 def inverse_conv_exp(y, kernel, terms, padding='SAME', recompute_gradient=True,
-                     name=None, max_terms=None):
+                     name=None):
   """`exp(-M) y`: the inverse of `conv_exp`, the same series with `-kernel`."""
-  max_terms = _check_terms(terms, max_terms)
+  _check_terms(terms)
   _check_padding(padding)
   with tf.name_scope(name or 'inverse_conv_exp'):
     y = tf.convert_to_tensor(y)
     kernel = tf.convert_to_tensor(kernel, dtype=y.dtype)
     return _conv_exp_impl(y, kernel, terms, padding, recompute_gradient, -1.,
-                          tuple(kernel.shape[:2]), max_terms)
+                          tuple(kernel.shape[:2]))
 
 
 def conv_exp_fourier(x, kernel, name=None):

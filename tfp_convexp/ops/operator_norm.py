@@ -152,17 +152,12 @@ def rescale_to_norm_bound(weights, norm, bound):
   inside. Weights already inside are returned unchanged.
   """
   weights = tf.convert_to_tensor(weights)
-  return weights * _scale_into(norm, bound)
+  eps = np.finfo(weights.dtype.as_numpy_dtype).eps
+  target = tf.constant(float(bound) * (1. - 16. * eps), weights.dtype)
+  return weights * tf.minimum(target / norm, 1.)
 
 
-def _scale_into(norm, bound):
-  """The factor `rescale_to_norm_bound` applies: at most 1."""
-  eps = np.finfo(norm.dtype.as_numpy_dtype).eps
-  target = tf.constant(float(bound) * (1. - 16. * eps), norm.dtype)
-  return tf.minimum(target / norm, 1.)
-
-
-def norm_projection(norm_of, bound, record=None):
+def norm_projection(norm_of, bound):
   """The projection of weights onto `{W : norm_of(W) <= bound}`, by rescaling.
 
   Layers whose series length or contraction rests on a certified norm bound
@@ -175,19 +170,10 @@ def norm_projection(norm_of, bound, record=None):
     norm_of: function from weights to a certified upper bound on their
       operator norm, homogeneous of degree 1 in the weights.
     bound: Python float > 0.
-    record: optional scalar `tf.Variable`; each projection assigns it the
-      certified norm of the weights it returns (`min(norm, bound)`, by
-      homogeneity), so that calls can read the norm instead of computing it.
   """
   def projected(weights):
     weights = tf.convert_to_tensor(weights)
-    norm = norm_of(weights)
-    scale = _scale_into(norm, bound)
-    rescaled = weights * scale
-    if record is not None:
-      with tf.control_dependencies([record.assign(norm * scale)]):
-        rescaled = tf.identity(rescaled)
-    return rescaled
+    return rescale_to_norm_bound(weights, norm_of(weights), bound)
   return projected
 
 
@@ -198,7 +184,7 @@ def assert_norm_within(weights, norm_of, bound, message):
       weights, f'{message} The weights have non-finite values.')
   norm = norm_of(weights)
   return tf.debugging.assert_less_equal(
-      norm, tf.cast(bound, norm.dtype),
+      norm, tf.constant(bound, norm.dtype),
       message=f'{message} Call project() after assigning the weights by '
               f'hand. x is the certified norm of the current weights, y the '
               f'limit.')

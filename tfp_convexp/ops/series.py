@@ -2,11 +2,7 @@
 
 import math
 
-import numpy as np
-import tensorflow as tf
-
-__all__ = ['exp_series_tail_bound', 'exp_series_terms',
-           'exp_series_terms_for']
+__all__ = ['exp_series_tail_bound', 'exp_series_terms']
 
 
 def exp_series_tail_bound(norm_bound, terms):
@@ -53,48 +49,3 @@ def exp_series_terms(norm_bound, tolerance, max_terms=200):
   raise ValueError(
       f'More than {max_terms} terms are needed for norm_bound={b} and '
       f'tolerance={tol}; lower `norm_bound`.')
-
-
-def _largest_certified_norm(terms, tolerance):
-  """The largest `b` with `exp_series_tail_bound(b, terms) <= tolerance`
-  (the bound grows with `b`), found by bisection."""
-  lo, hi = 0., 1.
-  while exp_series_tail_bound(hi, terms) <= tolerance:
-    lo, hi = hi, 2. * hi
-  for _ in range(200):
-    mid = (lo + hi) / 2.
-    if exp_series_tail_bound(mid, terms) <= tolerance:
-      lo = mid
-    else:
-      hi = mid
-  return lo
-
-
-def exp_series_terms_for(norm_bound, tolerance, max_terms):
-  """`exp_series_terms(norm_bound, tolerance)` for a norm known only as a
-  tensor, capped at `max_terms`: an int32 tensor, XLA-compilable.
-
-  The norm at which each length stops certifying `tolerance` is computed
-  here, in Python, and rounded down into the tensor's dtype, so the count
-  is never smaller than `exp_series_terms` would give.
-
-  Args:
-    norm_bound: float scalar tensor, a certified bound on the operator norm.
-    tolerance: Python float in `(0, 1)`.
-    max_terms: Python int, the cap (`exp_series_terms` of the largest norm
-      the caller allows).
-
-  Returns:
-    Scalar int32 tensor in `[0, max_terms]`.
-  """
-  norm_bound = tf.convert_to_tensor(norm_bound)
-  dtype = norm_bound.dtype.as_numpy_dtype
-  limits = []
-  for terms in range(int(max_terms)):
-    limit = dtype(_largest_certified_norm(terms, float(tolerance)))
-    if float(limit) > _largest_certified_norm(terms, float(tolerance)):
-      limit = np.nextafter(limit, dtype(0))
-    limits.append(limit)
-  exceeded = tf.cast(norm_bound > tf.constant(limits, norm_bound.dtype,
-                                              shape=[len(limits)]), tf.int32)
-  return tf.reduce_sum(exceeded)
