@@ -102,6 +102,122 @@ def test_conv_exp_equals_dense_expm(h, w, c, k, padding, seed):
     np.testing.assert_allclose(fourier, want, atol=1e-12)
 
 
+def _kernel_of_norm(rng, k, c, h, w, padding, norm):
+  """A random `[k, k, c, c]` kernel whose certified norm bound is `norm`."""
+  kernel = rng.standard_normal((k, k, c, c))
+  bound = ops.conv_operator_norm_bound(tf.constant(kernel), (h, w), padding)
+  return kernel * norm / bound.numpy()
+
+
+@hypothesis.settings(max_examples=25, deadline=None)
+@hypothesis.given(h=st.integers(1, 4), w=st.integers(1, 5), c=st.integers(1, 3),
+                  k=st.sampled_from([1, 3]),
+                  padding=st.sampled_from(['SAME', 'CIRCULAR']),
+                  fraction=st.floats(0.01, 1.), tolerance=st.sampled_from(
+                      [1e-2, 1e-4, 1e-6, 1e-9, 1e-12]),
+                  seed=st.integers(0, 2**16))
+def test_stopping_series_certifies_its_tolerance(h, w, c, k, padding,
+                                                 fraction, tolerance, seed):
+  if padding == 'CIRCULAR':
+    hypothesis.assume(k <= min(h, w))
+  rng = np.random.default_rng(seed)
+  norm_bound = 0.95
+  kernel = _kernel_of_norm(rng, k, c, h, w, padding, fraction * norm_bound)
+  # Examples of very different sizes: the stop must hold for each.
+  x = rng.standard_normal((3, h, w, c)) * np.array([1e-3, 1., 1e3])[
+      :, None, None, None]
+  cap = ops.exp_series_terms(norm_bound, tolerance)
+  got, ran = ops.conv_exp_and_terms(tf.constant(x), tf.constant(kernel), cap,
+                                    padding, norm_bound=norm_bound,
+                                    tolerance=tolerance)
+  expm = scipy.linalg.expm(dense_conv.conv_matrix(kernel, h, w, padding))
+  want = dense_conv.apply_matrix(expm, x)
+  for g, e, xi in zip(got.numpy(), want, x):
+    assert np.linalg.norm(g - e) <= tolerance * np.linalg.norm(xi)
+  assert 0 <= int(ran) <= cap
+  # The stopped series is the fixed series of the length that ran.
+  np.testing.assert_allclose(
+      got, ops.conv_exp(tf.constant(x), tf.constant(kernel), int(ran),
+                        padding), rtol=1e-14, atol=0)
+  back, back_ran = ops.inverse_conv_exp_and_terms(
+      got, tf.constant(kernel), cap, padding, norm_bound=norm_bound,
+      tolerance=tolerance)
+  assert 0 <= int(back_ran) <= cap
+  np.testing.assert_allclose(back, x, rtol=0,
+                             atol=3 * tolerance * np.abs(x).max())
+
+
+def test_stopping_series_stops_early_and_at_the_cap():
+  rng = np.random.default_rng(0)
+  x = tf.constant(rng.standard_normal((2, 4, 4, 3)))
+  small = tf.constant(_kernel_of_norm(rng, 3, 3, 4, 4, 'SAME', 0.05))
+  _, ran = ops.conv_exp_and_terms(x, small, 16, norm_bound=0.95,
+                                  tolerance=1e-14)
+  assert int(ran) < 16
+  # A kernel past the norm bound it claims: the cap still ends the loop.
+  large = 200. * small
+  _, ran = ops.conv_exp_and_terms(x, large, 16, norm_bound=0.95,
+                                  tolerance=1e-14)
+  assert int(ran) == 16
+  # A zero input needs no terms at all.
+  _, ran = ops.conv_exp_and_terms(tf.zeros_like(x), small, 16,
+                                  norm_bound=0.95, tolerance=1e-14)
+  assert int(ran) == 0
+
+
+@pytest.mark.parametrize('padding', ['SAME', 'CIRCULAR'])
+def test_stopping_series_gradient_is_that_of_the_series_that_ran(padding):
+  rng = np.random.default_rng(3)
+  kernel = tf.constant(_kernel_of_norm(rng, 3, 2, 4, 3, padding, 0.4))
+  x = tf.constant(rng.standard_normal((2, 4, 3, 2)))
+  cotangent = tf.constant(rng.standard_normal((2, 4, 3, 2)))
+  grads = {}
+  for name, kwargs in [('stop', dict(norm_bound=0.95, tolerance=1e-8)),
+                       ('stop_autodiff', dict(norm_bound=0.95, tolerance=1e-8,
+                                              recompute_gradient=False))]:
+    with tf.GradientTape() as tape:
+      tape.watch([x, kernel])
+      y, ran = ops.conv_exp_and_terms(x, kernel, 12, padding, **kwargs)
+    grads[name] = tape.gradient(y, [x, kernel], output_gradients=cotangent)
+  assert 0 < int(ran) < 12
+  with tf.GradientTape() as tape:
+    tape.watch([x, kernel])
+    y = ops.conv_exp(x, kernel, int(ran), padding)
+  fixed = tape.gradient(y, [x, kernel], output_gradients=cotangent)
+  for name in grads:
+    for a, b in zip(grads[name], fixed):
+      np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_stopping_series_unrolls_under_xla():
+  rng = np.random.default_rng(4)
+  kernel = tf.constant(_kernel_of_norm(rng, 3, 2, 4, 4, 'SAME', 0.1))
+  x = tf.constant(rng.standard_normal((2, 4, 4, 2)))
+
+  def loss_and_grads(x, kernel):
+    with tf.GradientTape() as tape:
+      tape.watch([x, kernel])
+      y, ran = ops.conv_exp_and_terms(x, kernel, 9, norm_bound=0.95,
+                                      tolerance=1e-6)
+      loss = tf.reduce_sum(tf.sin(y))
+    return ran, tape.gradient(loss, [x, kernel])
+
+  eager_ran, eager = loss_and_grads(x, kernel)
+  xla_ran, xla = tf.function(loss_and_grads, jit_compile=True)(x, kernel)
+  assert int(eager_ran) < 9 and int(xla_ran) == 9
+  for a, b in zip(eager, xla):  # both within the tolerance of exp(M)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(tolerance=1e-6), 'needs `norm_bound`'),
+    (dict(norm_bound=0.9, tolerance=1.5), 'must lie in'),
+    (dict(norm_bound=-1., tolerance=1e-6), 'needs `norm_bound`')])
+def test_stopping_series_rejects(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    ops.conv_exp(tf.zeros([1, 2, 2, 1]), tf.zeros([1, 1, 1, 1]), 3, **kwargs)
+
+
 @pytest.mark.slow
 @hypothesis.settings(max_examples=15)
 @hypothesis.given(terms=st.integers(0, 12),

@@ -16,10 +16,13 @@ from tfp_convexp.ops import conv as conv_lib
 from tfp_convexp.ops import operator_norm
 from tfp_convexp.ops.eager import graph_when_eager
 from tfp_convexp.ops.expm import expm
+from tfp_convexp.ops.xla import tracing_for_xla
 
 __all__ = [
     'conv_exp',
+    'conv_exp_and_terms',
     'inverse_conv_exp',
+    'inverse_conv_exp_and_terms',
     'conv_exp_fourier',
     'inverse_conv_exp_fourier',
     'conv_exp_log_det',
@@ -90,10 +93,99 @@ def _series_vjp(x, kernel, cotangent, terms, padding):
   return x_grad, kernel_grad
 
 
+def _tail_factor(norm_bound, done):
+  """`c_k` with `||sum_{j>k} M^j x / j!|| <= c_k ||M^k x / k!||`, k = `done`.
+
+  Each next term is at most `b / (j + 1)` times the last, so the tail is a
+  geometric series: `c_k = b / (k + 1) / (1 - b / (k + 2))` (infinite when
+  `b >= k + 2`, where the bound says nothing).
+  """
+  b = tf.cast(norm_bound, done.dtype)
+  return tf.where(b < done + 2., b / (done + 1.) / (1. - b / (done + 2.)),
+                  float('inf'))
+
+
+def _stopping_series(x, kernel, max_terms, norm_bound, tolerance, padding):
+  """`(sum_{k<=T} M^k x / k!, T)` with the smallest `T <= max_terms` whose
+  certified tail is within `tolerance * ||x||` for every example.
+
+  The tail after `T` terms is bounded from the last term the batch really
+  produced (`_tail_factor`), which for most kernels and images is far below
+  the worst case that fixes `max_terms`. A bounded `tf.while_loop`, so XLA
+  compiles it; the loop stops at `max_terms` in any case, which is certified
+  by the norm bound alone.
+  """
+  def norm(images):
+    return tf.sqrt(tf.reduce_sum(tf.square(images), axis=[1, 2, 3]))
+  limit = tolerance * norm(x)
+
+  def unfinished(done, term, unused_result):
+    tail = _tail_factor(norm_bound, tf.cast(done, x.dtype)) * norm(term)
+    return tf.logical_and(done < max_terms,
+                          tf.reduce_any(tail > limit))
+
+  def body(done, term, result):
+    term = conv_lib.conv2d(term, kernel / tf.cast(done + 1, x.dtype), padding)
+    return done + 1, term, result + term
+
+  terms, _, result = tf.while_loop(unfinished, body,
+                                   (tf.constant(0), x, x),
+                                   maximum_iterations=max_terms)
+  return result, terms
+
+
+def _stopping_series_vjp(x, kernel, cotangent, terms, max_terms, padding):
+  """`_series_vjp` for a length `terms` known only as a tensor.
+
+  The `terms` images `u_a = M^a x / a!` are recomputed into a TensorArray
+  (at most `max_terms` of one layer at a time; the stopping series rarely
+  runs more than six) and then consumed in descending order.
+  """
+  kernel_t = conv_lib.adjoint_kernel(kernel)
+  dtype = x.dtype
+
+  def produce(a, term, images):
+    images = images.write(a, term)
+    return a + 1, conv_lib.conv2d(term, kernel / tf.cast(a + 1, dtype),
+                                  padding), images
+
+  images = tf.TensorArray(dtype, size=max_terms, element_shape=x.shape,
+                          clear_after_read=True)
+  with tf.control_dependencies([cotangent]):
+    _, _, images = tf.while_loop(lambda a, *_: a < terms, produce,
+                                 (tf.constant(0), x, images),
+                                 maximum_iterations=max_terms)
+
+  def consume(a, w, kernel_grad, images):
+    # w_a = (g + M^T w_{a+1}) / (a + 1); w_T = 0.
+    w = (cotangent + conv_lib.conv2d(w, kernel_t, padding)) / tf.cast(
+        a + 1, dtype)
+    kernel_grad += conv_lib.conv2d_kernel_grad(images.read(a), w, kernel,
+                                               padding)
+    return a - 1, w, kernel_grad, images
+
+  _, w, kernel_grad, _ = tf.while_loop(
+      lambda a, *_: a >= 0, consume,
+      (terms - 1, tf.zeros_like(cotangent), tf.zeros_like(kernel), images),
+      maximum_iterations=max_terms)
+  return cotangent + conv_lib.conv2d(w, kernel_t, padding), kernel_grad
+
+
 def _check_terms(terms):
   if isinstance(terms, bool) or not isinstance(terms, int) or terms < 0:
     raise ValueError(
         f'`terms` must be a non-negative Python int; got {terms!r}.')
+
+
+def _check_stop(norm_bound, tolerance):
+  if tolerance is None:
+    return None
+  if not 0 < tolerance < 1:
+    raise ValueError(f'`tolerance` must lie in (0, 1); got {tolerance!r}.')
+  if norm_bound is None or not norm_bound > 0:
+    raise ValueError(f'`tolerance` needs `norm_bound` > 0, a bound on the '
+                     f'kernel\'s operator norm; got {norm_bound!r}.')
+  return float(norm_bound), float(tolerance)
 
 
 def _check_padding(padding):
@@ -103,69 +195,113 @@ def _check_padding(padding):
 
 
 def conv_exp(x, kernel, terms, padding='SAME', recompute_gradient=True,
-             name=None):
-  """`exp(M) x`, truncated after `M^terms x / terms!`.
+             name=None, norm_bound=None, tolerance=None):
+  """`exp(M) x`, truncated after `M^terms x / terms!`, or earlier.
 
   Args:
     x: `[B, H, W, C]` float tensor.
     kernel: `[k_h, k_w, C, C]` tensor of the same dtype, odd spatial sizes.
-    terms: static Python int `T`; the series has `T` convolutions.
+    terms: static Python int `T`; the series has `T` convolutions (at most
+      `T` with `tolerance`).
     padding: `'SAME'` (zeros) or `'CIRCULAR'`.
     recompute_gradient: if True (default) the gradient is computed by a custom
       rule that stores only `x` and recomputes the series terms, instead of
-      autodiff keeping all `T` intermediate images alive until the backward
-      pass. Both give the exact derivative of the truncated series.
+      autodiff keeping all intermediate images alive until the backward
+      pass. Both give the exact derivative of the truncated series that ran.
     name: optional name scope.
+    norm_bound: Python float, a bound on `||M||_2` the kernel is known to
+      meet; needed with `tolerance`.
+    tolerance: optional Python float. If given, the series stops after the
+      first term at which its certified remainder (from that term's norm and
+      `norm_bound`) is at most `tolerance * ||x||` for every example, and
+      after `T` terms in any case: a `tf.while_loop` instead of `T`
+      unrolled convolutions.
 
   Returns:
     `[B, H, W, C]` tensor.
   """
+  return conv_exp_and_terms(x, kernel, terms, padding, recompute_gradient,
+                            name, norm_bound, tolerance)[0]
+
+
+def conv_exp_and_terms(x, kernel, terms, padding='SAME',
+                       recompute_gradient=True, name=None, norm_bound=None,
+                       tolerance=None):
+  """`(conv_exp(x, kernel, terms, ...), number of terms it ran)`: an int32
+  scalar tensor, `terms` itself without `tolerance`."""
   _check_terms(terms)
   _check_padding(padding)
+  stop = _check_stop(norm_bound, tolerance)
   with tf.name_scope(name or 'conv_exp'):
     x = tf.convert_to_tensor(x)
     kernel = tf.convert_to_tensor(kernel, dtype=x.dtype)
     return _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, 1.,
-                          tuple(kernel.shape[:2]))
+                          tuple(kernel.shape[:2]), stop)
 
 
 # Eagerly, 2T small ops would each pay Python dispatch; as one graph they do
 # not (benchmarks/results/implementation_choices.md).
 @graph_when_eager(reduce_retracing=True)
 def _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, sign,
-                   kernel_size):
-  """The series for `sign * kernel`; `sign` and `kernel_size` are static."""
+                   kernel_size, stop):
+  """`(series for sign * kernel, terms run)`; every argument but `x` and
+  `kernel` is static, `stop` a `(norm_bound, tolerance)` pair or None."""
   # reduce_retracing may have relaxed the kernel's static shape; padding
   # needs its spatial size.
   kernel = tf.ensure_shape(kernel, [*kernel_size, None, None])
   if sign != 1.:
     kernel = sign * kernel
+  if stop is not None and tracing_for_xla():
+    # XLA:CPU runs convolutions inside a while loop several times slower
+    # than unrolled ones (3x at [8, 8, 12] for 5 terms against 9 unrolled;
+    # benchmarks/results/convexp_terms.md), so under XLA every call runs
+    # the certified maximum.
+    stop = None
+
+  def forward(x, kernel):
+    if stop is None:
+      return _series(x, kernel, terms, padding), tf.constant(terms)
+    return _stopping_series(x, kernel, terms, *stop, padding)
+
   if not recompute_gradient:
-    return _series(x, kernel, terms, padding)
+    return forward(x, kernel)
 
   @tf.custom_gradient
   def _conv_exp(x, kernel):
-    def grad(cotangent):
-      return _series_vjp(x, kernel, cotangent, terms, padding)
     # In eager mode an active tape would otherwise record (and keep alive)
     # every term of the series, although the custom rule never uses them.
-    series = _series(tf.stop_gradient(x), tf.stop_gradient(kernel), terms,
-                     padding)
-    return series, grad
+    series, ran = forward(tf.stop_gradient(x), tf.stop_gradient(kernel))
+
+    def grad(cotangent, unused_ran_cotangent=None):
+      # The length that ran: the exact derivative of that truncated series.
+      if stop is None:
+        return _series_vjp(x, kernel, cotangent, terms, padding)
+      return _stopping_series_vjp(x, kernel, cotangent, ran, terms, padding)
+    return (series, ran), grad
 
   return _conv_exp(x, kernel)
 
 
 def inverse_conv_exp(y, kernel, terms, padding='SAME', recompute_gradient=True,
-                     name=None):
+                     name=None, norm_bound=None, tolerance=None):
   """`exp(-M) y`: the inverse of `conv_exp`, the same series with `-kernel`."""
+  return inverse_conv_exp_and_terms(y, kernel, terms, padding,
+                                    recompute_gradient, name, norm_bound,
+                                    tolerance)[0]
+
+
+def inverse_conv_exp_and_terms(y, kernel, terms, padding='SAME',
+                               recompute_gradient=True, name=None,
+                               norm_bound=None, tolerance=None):
+  """`conv_exp_and_terms` for the inverse."""
   _check_terms(terms)
   _check_padding(padding)
+  stop = _check_stop(norm_bound, tolerance)
   with tf.name_scope(name or 'inverse_conv_exp'):
     y = tf.convert_to_tensor(y)
     kernel = tf.convert_to_tensor(kernel, dtype=y.dtype)
     return _conv_exp_impl(y, kernel, terms, padding, recompute_gradient, -1.,
-                          tuple(kernel.shape[:2]))
+                          tuple(kernel.shape[:2]), stop)
 
 
 def conv_exp_fourier(x, kernel, name=None):
