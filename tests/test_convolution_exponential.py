@@ -135,6 +135,27 @@ def test_default_terms():
                                 ).truncation_error_bound == 0.
 
 
+def test_calls_stop_when_certified_and_record_what_ran():
+  stopping = _layer([4, 4, 3], seed=3, scale=0.1)
+  fixed = ConvolutionExponential([4, 4, 3], terms=stopping.terms)
+  fixed.kernel.assign(stopping.kernel)
+  x = tf.random.stateless_normal([5, 4, 4, 3], seed=[1, 2])
+  with tfp_convexp.bijectors.recording_terms() as calls:
+    y = stopping.forward(x)
+    x_back = stopping.inverse(y + 0.)  # past TFP's cache
+    fixed.forward(x)
+  (layer_a, ran), (layer_b, back_ran), (layer_c, fixed_ran) = calls
+  assert layer_a is layer_b is stopping and layer_c is fixed
+  assert 0 < int(ran) < stopping.terms == int(fixed_ran) == 9
+  assert 0 < int(back_ran) < 9
+  np.testing.assert_allclose(y, fixed.forward(x), atol=1e-5)
+  np.testing.assert_allclose(x_back, x, atol=1e-5)
+  with tfp_convexp.bijectors.recording_terms() as outside:
+    pass
+  stopping.forward(x + 0.)
+  assert not outside and stopping.truncation_error_bound == 1e-6
+
+
 @pytest.mark.parametrize('method', ['series', 'fourier'])
 def test_circular_translation_equivariance(method):
   layer = _layer([6, 5, 2], seed=4, padding='CIRCULAR', method=method,

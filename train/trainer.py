@@ -358,9 +358,16 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
                 steps_per_epoch=self.steps_per_epoch, power=self.power)
 
 
-def _convexp_terms(model):
-  return [layer.terms for layer in getattr(model.bijector, 'layers', ())
-          if isinstance(layer, bijectors.ConvolutionExponential)]
+def _convexp_terms(model, metric, arrays, batch_size, seed, jit):
+  """Series lengths of the convolution exponentials' calls: under XLA every
+  call runs its cap; otherwise what they ran on the first evaluation batch."""
+  layers = [layer for layer in getattr(model.bijector, 'layers', ())
+            if isinstance(layer, bijectors.ConvolutionExponential)]
+  if jit or not layers:
+    return [layer.terms for layer in layers]
+  with bijectors.recording_terms() as calls:
+    metric(tuple(tf.constant(a[:batch_size]) for a in arrays), seed)
+  return [int(terms) for _, terms in calls]
 
 
 def _replica_spread(strategy, variables):
@@ -512,7 +519,9 @@ def train(run):
         tf.summary.scalar(f'validation/{task.metric}', validation)
       if canvas is not None:
         tf.summary.image('samples', canvas[None], max_outputs=1)
-      terms = _convexp_terms(model)
+      terms = _convexp_terms(model, task.evaluation(model, 1),
+                             run.test.arrays, global_batch, settings.seed + 3,
+                             run.jit)
       if terms:
         tf.summary.scalar('convexp/terms_mean', float(np.mean(terms)))
         tf.summary.scalar('convexp/terms_max', float(np.max(terms)))

@@ -1,6 +1,7 @@
 """Invertible layers as `tfp.bijectors.Bijector`s."""
 
 from tfp_convexp.bijectors.convolution_exponential import ConvolutionExponential
+from tfp_convexp.bijectors.convolution_exponential import recording_terms
 from tfp_convexp.bijectors.squeeze import Squeeze
 from tfp_convexp.bijectors.conv1x1 import Conv1x1
 from tfp_convexp.bijectors.matrix_exponential import MatrixExponential1x1

@@ -1,5 +1,7 @@
 """The convolution exponential bijector."""
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -8,9 +10,30 @@ from tfp_convexp.bijectors.internal import base
 from tfp_convexp import ops
 from tfp_convexp.bijectors.internal import image_events
 
-__all__ = ['ConvolutionExponential']
+__all__ = ['ConvolutionExponential', 'recording_terms']
 
 _METHODS = ('series', 'fourier')
+_RECORDERS = []
+
+
+@contextlib.contextmanager
+def recording_terms():
+  """Collects the series length of every `ConvolutionExponential` call made
+  inside: yields a list that fills with `(layer, terms)` pairs, `terms` an
+  int32 scalar tensor (eager when the calls are).
+
+  ```python
+  with recording_terms() as calls:
+    flow.log_prob(images)
+  print([int(terms) for _, terms in calls])
+  ```
+  """
+  calls = []
+  _RECORDERS.append(calls)
+  try:
+    yield calls
+  finally:
+    _RECORDERS.remove(calls)
 
 
 class ConvolutionExponential(base.ImageBijector):
@@ -33,10 +56,20 @@ class ConvolutionExponential(base.ImageBijector):
   certified upper bound on `||M||_2` rather than a power-iteration estimate:
   the largest singular value of the convolution's Fourier blocks on a torus
   of size `(H + p_h, W + p_w)` (exact for `'CIRCULAR'`), each bounded by Gram
-  iteration (`tfp_convexp.ops.conv_operator_norm_bound`). The number of terms
-  `T` is then the smallest static int with
+  iteration (`tfp_convexp.ops.conv_operator_norm_bound`). The cap `T` on
+  the number of terms is the smallest static int with
   `norm_bound^(T+1) / (T+1)! * e^norm_bound <= tolerance`, which bounds
-  `||z - exp(M) x|| / ||x||`. `log_det` is exact for `exp(M)`.
+  `||z - exp(M) x|| / ||x||` for any kernel in the set. Each call stops
+  earlier when the terms it produced certify the tolerance: after `k` terms
+  the rest of the series is at most
+  `||M^k x / k!|| * b / (k + 1) / (1 - b / (k + 2))` (`b = norm_bound`, each
+  next term at most `b / (j + 1)` times the last), and the series stops once
+  that is at most `tolerance * ||x||` for every example of the batch. Trained
+  kernels mostly need 5 to 7 of the 9 terms of the default (float32, bound
+  0.95). Under XLA, whose CPU backend runs convolutions in a loop several
+  times slower than unrolled ones, every call runs `T` unrolled terms
+  (benchmarks/results/convexp_terms.md). `recording_terms()` reports the
+  lengths that ran. `log_det` is exact for `exp(M)`.
 
   The kernel variable carries a `constraint` that rescales it onto the set
   (`project`); Keras optimizers (Keras 3 and tf_keras) apply it after every
@@ -51,9 +84,10 @@ class ConvolutionExponential(base.ImageBijector):
   as a `C x C` matrix exponential per frequency of the 2-D DFT.
 
   **Memory.** By default the gradient is a custom rule that stores only the
-  layer's input and recomputes the series terms (O(sqrt T) images alive in
-  the backward pass instead of T from the forward pass); it is the exact
-  derivative of the truncated series.
+  layer's input and recomputes the series terms in the backward pass
+  instead of keeping all of them from the forward pass until then; it is
+  the exact derivative of the truncated series that ran (the stopped one
+  included).
 
   #### Example
 
@@ -105,8 +139,9 @@ class ConvolutionExponential(base.ImageBijector):
         the paper's `convexp_coeff` for its mixing experiments).
       tolerance: Python float in (0, 1), the certified relative truncation
         error of the series. Default: 1e-6 for float32, 1e-14 for float64.
-      terms: Python int; overrides the number of series terms that
-        `tolerance` would choose (the certificate then no longer applies).
+      terms: Python int; every call runs exactly this many series terms
+        instead of stopping when `tolerance` is certified (the certificate
+        then no longer applies).
       method: `'series'` or `'fourier'` (circular padding only). Default:
         `'fourier'` for circular padding, else `'series'`.
       gram_iterations: Python int, Gram iterations of the norm bound; the
@@ -146,6 +181,9 @@ class ConvolutionExponential(base.ImageBijector):
         raise ValueError(f"{layer}: `method` must be 'series', or 'fourier' "
                          f"with padding='CIRCULAR'; got method={method!r} "
                          f"with padding={padding!r}.")
+      # Without a given count, each call stops when its own terms certify
+      # the tolerance; the norm bound's count is then only the cap.
+      self._stops_early = terms is None
       if terms is None:
         terms = ops.exp_series_terms(norm_bound, tolerance)
       arguments.int_at_least(terms, 0, 'terms', layer)
@@ -198,15 +236,24 @@ class ConvolutionExponential(base.ImageBijector):
 
   @property
   def terms(self):
-    """Static number of series terms (convolutions per direction)."""
+    """Static number of series terms (convolutions per direction): the most
+    a call runs, or, when given to the constructor, what every call runs."""
     return self._terms
+
+  @property
+  def _stop(self):
+    if not self._stops_early:
+      return {}
+    return dict(norm_bound=self._norm_bound, tolerance=self._tolerance)
 
   @property
   def truncation_error_bound(self):
     """Certified bound on `||series(x) - exp(M) x|| / ||x||` (0 if exact)."""
     if self._method == 'fourier':
       return 0.
-    return ops.exp_series_tail_bound(self._norm_bound, self._terms)
+    bound = ops.exp_series_tail_bound(self._norm_bound, self._terms)
+    # A call stops early only where its own terms certify the tolerance.
+    return max(bound, self._tolerance) if self._stops_early else bound
 
   @property
   def kernel(self):
@@ -234,9 +281,12 @@ class ConvolutionExponential(base.ImageBijector):
       fn = ops.inverse_conv_exp_fourier if inverse else ops.conv_exp_fourier
       out = fn(flat, self._kernel)
     else:
-      fn = ops.inverse_conv_exp if inverse else ops.conv_exp
-      out = fn(flat, self._kernel, self._terms, self._padding,
-               self._recompute_gradient)
+      fn = (ops.inverse_conv_exp_and_terms if inverse else
+            ops.conv_exp_and_terms)
+      out, ran = fn(flat, self._kernel, self._terms, self._padding,
+                    self._recompute_gradient, **self._stop)
+      for calls in _RECORDERS:
+        calls.append((self, ran))
     return out if x.shape.rank == 4 else image_events.from_nhwc(out, x)
 
   def _forward(self, x):
