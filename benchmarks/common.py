@@ -48,6 +48,25 @@ def step_time_ms(shape, kwargs, jit, steps, batch_size, task='images'):
   (`task='graphs'`: `make_graph_flow(*shape, **kwargs)`), one replica,
   random images (random graphs with every node real); the median of `steps`
   after 3 warm-up steps."""
+  run, _ = training_step(shape, kwargs, jit, batch_size, task)
+  start = time.perf_counter()
+  run()
+  compile_s = time.perf_counter() - start
+  for _ in range(2):
+    run()
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - start)
+  return 1e3 * statistics.median(times), compile_s
+
+
+def training_step(shape, kwargs, jit, batch_size, task='images',
+                  images=None):
+  """`(run, model)`: `run()` takes one training step of `step_time_ms` on
+  its fixed batch (the first call compiles): the first `batch_size` of
+  `images` (uint8 `[N, *shape]`) if given, else random images."""
   import functools  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -67,8 +86,9 @@ def step_time_ms(shape, kwargs, jit, steps, batch_size, task='images'):
   else:
     model = flows.make_flow(shape, **kwargs)
     bins = kwargs['num_bins']
-    batch = (tf.constant(rng.integers(0, bins, (batch_size, *shape)),
-                         tf.int32),
+    pixels = (rng.integers(0, bins, (batch_size, *shape)) if images is None
+              else np.asarray(images[:batch_size]))
+    batch = (tf.constant(pixels, tf.int32),
              tf.random.stateless_uniform([batch_size, *shape], seed=[1, 2]))
   tasks.TASKS[task].initialise(model, batch)  # ActNorm init
   optimizer = keras.optimizers.Adamax(1e-3)
@@ -82,18 +102,7 @@ def step_time_ms(shape, kwargs, jit, steps, batch_size, task='images'):
   def run():
     loss, _, applied = train_step(batch, batch_index, clean)
     assert bool(applied), f'non-finite step (loss {float(loss)})'
-
-  start = time.perf_counter()
-  run()
-  compile_s = time.perf_counter() - start
-  for _ in range(2):
-    run()
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    run()
-    times.append(time.perf_counter() - start)
-  return 1e3 * statistics.median(times), compile_s
+  return run, model
 
 
 def machine():
