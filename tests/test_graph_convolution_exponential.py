@@ -21,6 +21,20 @@ def _normalised_adjacency(rng, batch, n, mask=None):
   return a * d[:, :, None] * d[:, None, :]
 
 
+def _graphs(rng, batch, n, masked, dtype=tf.float64):
+  """`(adjacency, mask, kwargs)`: random graphs of up to `n` nodes (all `n`
+  unless `masked`), and the layer's keywords for them."""
+  mask = None
+  if masked:
+    mask = (np.arange(n)[None] < rng.integers(1, n + 1, size=(batch, 1))
+            ).astype(np.float64)
+  adjacency = _normalised_adjacency(rng, batch, n, mask)
+  kwargs = dict(adjacency=tf.constant(adjacency, dtype))
+  if masked:
+    kwargs['node_mask'] = tf.constant(mask, dtype)
+  return adjacency, mask, kwargs
+
+
 def _closed_form(layer, adjacency, mask=None):
   w0, w1 = layer.weights.numpy().astype(np.float64)
   n, f = adjacency.shape[-1], w0.shape[0]
@@ -52,19 +66,38 @@ def _layer(n, f, seed, dtype=tf.float64):
                   masked=st.booleans(), seed=st.integers(0, 2**16))
 def test_oracle(n, f, dtype, masked, seed):
   rng = np.random.default_rng(seed)
-  mask = None
-  if masked:
-    mask = (np.arange(n)[None] < rng.integers(1, n + 1, size=(2, 1))).astype(
-        np.float64)
-  adjacency = _normalised_adjacency(rng, 2, n, mask)
+  adjacency, mask, kwargs = _graphs(rng, 2, n, masked, dtype)
   layer = _layer(n, f, seed, dtype)
-  kwargs = dict(adjacency=tf.constant(adjacency, dtype))
-  if masked:
-    kwargs['node_mask'] = tf.constant(mask, dtype)
   x = rng.standard_normal((2, n, f))
   oracle.check_bijector(layer, x, closed_form=_closed_form(layer, adjacency,
                                                            mask),
                         check_xla=False, kwargs=kwargs)
+
+
+@hypothesis.settings(max_examples=15, deadline=None)
+@hypothesis.given(n=st.integers(1, 6), f=st.integers(1, 3),
+                  scale=st.floats(0.02, 1.), masked=st.booleans(),
+                  tolerance=st.sampled_from([1e-3, 1e-6, 1e-10]),
+                  seed=st.integers(0, 2**16))
+def test_each_call_stops_within_its_certified_tolerance(n, f, scale, masked,
+                                                        tolerance, seed):
+  rng = np.random.default_rng(seed)
+  adjacency, mask, kwargs = _graphs(rng, 3, n, masked)
+  layer = GraphConvolutionExponential(n, f, seed=seed, dtype=tf.float64,
+                                      tolerance=tolerance)
+  layer.weights.assign(layer.weights * scale)
+  # Graphs of very different sizes: the stop must hold for each.
+  x = rng.standard_normal((3, n, f)) * np.array([1e-3, 1., 1e3])[:, None, None]
+  want = _closed_form(layer, adjacency, mask)(x)
+  got = layer.forward(tf.constant(x), **kwargs).numpy()
+  for g, e, xi in zip(got, want, x):
+    assert np.linalg.norm(g - e) <= tolerance * np.linalg.norm(xi)
+  fixed = GraphConvolutionExponential(n, f, dtype=tf.float64, terms=40)
+  fixed.weights.assign(layer.weights)
+  back = layer.inverse(tf.constant(got) + 0., **kwargs).numpy()
+  np.testing.assert_allclose(
+      back, fixed.inverse(tf.constant(got), **kwargs).numpy(), rtol=0,
+      atol=2 * tolerance * np.abs(got).max() * np.sqrt(n * f))
 
 
 def test_oracle_xla():

@@ -98,6 +98,18 @@ def test_conv_oracle_fixed_case(check_xla):
       closed_form=_conv_closed_form(flow), check_xla=check_xla)
 
 
+def test_conv_basis_change_stops_its_series_within_the_tolerance():
+  flow = _conv_flow([4, 4, 2], 3, hidden_channels=4, convexp_tolerance=1e-10)
+  x = np.random.default_rng(1).standard_normal((3, 4, 4, 2))
+  with tfp_convexp.bijectors.recording_terms() as calls:
+    got = flow.forward(tf.constant(x)).numpy()
+  cap = flow.convolution_exponential.terms
+  assert calls and all(0 < int(t) < cap for _, t in calls), (
+      [int(t) for _, t in calls], cap)
+  np.testing.assert_allclose(got, _conv_closed_form(flow)(x), rtol=0,
+                             atol=1e-8)
+
+
 @pytest.mark.slow
 def test_vector_oracle_fixed_case_xla():
   flow = _vector_flow(5, 1)

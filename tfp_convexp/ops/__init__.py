@@ -30,3 +30,4 @@ from tfp_convexp.ops.residual_log_det import residual_fixed_point
 from tfp_convexp.ops.residual_log_det import russian_roulette_log_det
 from tfp_convexp.ops.series import exp_series_tail_bound
 from tfp_convexp.ops.series import exp_series_terms
+from tfp_convexp.ops.series import exp_series_until_certified

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tfp_convexp.ops import conv as conv_lib
 from tfp_convexp.ops import operator_norm
+from tfp_convexp.ops import series as series_lib
 from tfp_convexp.ops.eager import graph_when_eager
 from tfp_convexp.ops.expm import expm
 from tfp_convexp.ops.xla import tracing_for_xla
@@ -91,47 +92,6 @@ def _series_vjp(x, kernel, cotangent, terms, padding):
                                                  padding)
   x_grad = cotangent + conv_lib.conv2d(w, kernel_t, padding)
   return x_grad, kernel_grad
-
-
-def _tail_factor(norm_bound, done):
-  """`c_k` with `||sum_{j>k} M^j x / j!|| <= c_k ||M^k x / k!||`, k = `done`.
-
-  Each next term is at most `b / (j + 1)` times the last, so the tail is a
-  geometric series: `c_k = b / (k + 1) / (1 - b / (k + 2))` (infinite when
-  `b >= k + 2`, where the bound says nothing).
-  """
-  b = tf.cast(norm_bound, done.dtype)
-  return tf.where(b < done + 2., b / (done + 1.) / (1. - b / (done + 2.)),
-                  float('inf'))
-
-
-def _stopping_series(x, kernel, max_terms, norm_bound, tolerance, padding):
-  """`(sum_{k<=T} M^k x / k!, T)` with the smallest `T <= max_terms` whose
-  certified tail is within `tolerance * ||x||` for every example.
-
-  The tail after `T` terms is bounded from the last term the batch really
-  produced (`_tail_factor`), which for most kernels and images is far below
-  the worst case that fixes `max_terms`. A bounded `tf.while_loop`, so XLA
-  compiles it; the loop stops at `max_terms` in any case, which is certified
-  by the norm bound alone.
-  """
-  def norm(images):
-    return tf.sqrt(tf.reduce_sum(tf.square(images), axis=[1, 2, 3]))
-  limit = tolerance * norm(x)
-
-  def unfinished(done, term, unused_result):
-    tail = _tail_factor(norm_bound, tf.cast(done, x.dtype)) * norm(term)
-    return tf.logical_and(done < max_terms,
-                          tf.reduce_any(tail > limit))
-
-  def body(done, term, result):
-    term = conv_lib.conv2d(term, kernel / tf.cast(done + 1, x.dtype), padding)
-    return done + 1, term, result + term
-
-  terms, _, result = tf.while_loop(unfinished, body,
-                                   (tf.constant(0), x, x),
-                                   maximum_iterations=max_terms)
-  return result, terms
 
 
 def _stopping_series_vjp(x, kernel, cotangent, terms, max_terms, padding):
@@ -261,7 +221,10 @@ def _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, sign,
   def forward(x, kernel):
     if stop is None:
       return _series(x, kernel, terms, padding), tf.constant(terms)
-    return _stopping_series(x, kernel, terms, *stop, padding)
+    return series_lib.exp_series_until_certified(
+        lambda term, k: conv_lib.conv2d(term, kernel / tf.cast(k, x.dtype),
+                                        padding),
+        x, terms, *stop, event_ndims=3)
 
   if not recompute_gradient:
     return forward(x, kernel)

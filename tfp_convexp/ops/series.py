@@ -2,7 +2,10 @@
 
 import math
 
-__all__ = ['exp_series_tail_bound', 'exp_series_terms']
+import tensorflow as tf
+
+__all__ = ['exp_series_tail_bound', 'exp_series_terms',
+           'exp_series_until_certified']
 
 
 def exp_series_tail_bound(norm_bound, terms):
@@ -49,3 +52,57 @@ def exp_series_terms(norm_bound, tolerance, max_terms=200):
   raise ValueError(
       f'More than {max_terms} terms are needed for norm_bound={b} and '
       f'tolerance={tol}; lower `norm_bound`.')
+
+
+def _tail_factor(norm_bound, done):
+  """`c_k` with `||sum_{j>k} M^j x / j!|| <= c_k ||M^k x / k!||`, k = `done`.
+
+  Each next term is at most `b / (j + 1)` times the last, so the tail is a
+  geometric series: `c_k = b / (k + 1) / (1 - b / (k + 2))` (infinite when
+  `b >= k + 2`, where the bound says nothing).
+  """
+  b = tf.cast(norm_bound, done.dtype)
+  return tf.where(b < done + 2., b / (done + 1.) / (1. - b / (done + 2.)),
+                  float('inf'))
+
+
+def exp_series_until_certified(step, x, max_terms, norm_bound, tolerance,
+                               event_ndims):
+  """`(sum_{k<=T} M^k x / k!, T)` with the smallest `T <= max_terms` whose
+  certified remainder is within `tolerance * ||x||` for every event.
+
+  The remainder after `k` terms is bounded from the last term the batch
+  really produced, `||M^k x / k!|| * c_k` (`_tail_factor`), which for most
+  operators and inputs is far below the worst case that fixes `max_terms`.
+  A bounded `tf.while_loop`, so XLA compiles it; it stops at `max_terms` in
+  any case, which `exp_series_terms` certifies from the norm bound alone.
+
+  Args:
+    step: `step(term, k)` returns `M term / k` for an int32 scalar `k >= 1`.
+    x: float tensor `[batch..., event...]`.
+    max_terms: Python int, the most terms.
+    norm_bound: Python float, a bound on `||M||_2` the operator meets.
+    tolerance: Python float, the relative error certified per event.
+    event_ndims: Python int, the number of trailing event dimensions.
+
+  Returns:
+    The truncated series (shaped like `x`) and `T` (an int32 scalar).
+  """
+  axes = list(range(-event_ndims, 0))
+
+  def norm(v):
+    return tf.sqrt(tf.reduce_sum(tf.square(v), axis=axes))
+  limit = tolerance * norm(x)
+
+  def unfinished(done, term, unused_result):
+    tail = _tail_factor(norm_bound, tf.cast(done, x.dtype)) * norm(term)
+    return tf.logical_and(done < max_terms, tf.reduce_any(tail > limit))
+
+  def body(done, term, result):
+    term = step(term, done + 1)
+    return done + 1, term, result + term
+
+  terms, _, result = tf.while_loop(unfinished, body,
+                                   (tf.constant(0), x, x),
+                                   maximum_iterations=max_terms)
+  return result, terms
