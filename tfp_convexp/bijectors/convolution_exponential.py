@@ -85,9 +85,10 @@ class ConvolutionExponential(base.ImageBijector):
 
   **Memory.** By default the gradient is a custom rule that stores only the
   layer's input and recomputes the series terms in the backward pass
-  instead of keeping all of them from the forward pass until then; it is
-  the exact derivative of the truncated series that ran (the stopped one
-  included).
+  instead of keeping all of them from the forward pass until then. It is
+  the exact derivative of the series of `terms` terms even where the value
+  stopped earlier: a stop certifies the value for this input only, the
+  derivative needs the operator's truncation certified.
 
   #### Example
 
@@ -146,7 +147,9 @@ class ConvolutionExponential(base.ImageBijector):
         `'fourier'` for circular padding, else `'series'`.
       gram_iterations: Python int, Gram iterations of the norm bound; the
         bound exceeds the torus norm by at most a factor `C^(1/2^(t+1))`.
-      recompute_gradient: use the memory-saving custom gradient.
+      recompute_gradient: use the memory-saving custom gradient (without
+        it every call runs all `terms`: autodiff would differentiate a
+        stopped series).
       seed: optional int for the kernel's initialisation (a normal with
         standard deviation `1 / (C k_h k_w)`, as in the paper's code, then
         projected onto the norm bound).

@@ -31,10 +31,8 @@ class GraphConvolutionExponential(base.OwnsVariables):
   weights live in one `[2, F, F]` variable whose constraint (applied by
   Keras optimizers; `project()` by hand) rescales them so that
   `||W_0|| + adjacency_norm_bound * ||W_1|| <= norm_bound`, with certified
-  (Gram iteration) norms; the most terms a call runs is then fixed from
-  `norm_bound` and `tolerance`, and each call stops earlier once its own
-  last term certifies the tolerance for every graph, as in
-  `ConvolutionExponential` (under XLA every call runs the cap). Adjacencies
+  (Gram iteration) norms; the number of terms is then fixed from
+  `norm_bound` and `tolerance` as in `ConvolutionExponential`. Adjacencies
   must satisfy `||A||_2 <= adjacency_norm_bound` (1 for the symmetrically
   normalised `D^-1/2 A D^-1/2`). `validate_args=True` checks on every call
   that the weights are finite and inside their bound and that the largest
@@ -79,8 +77,7 @@ class GraphConvolutionExponential(base.OwnsVariables):
       adjacency_norm_bound: the largest `||A||_2` the layer accepts, > 0.
       tolerance: relative truncation error in (0, 1); default 1e-6 in
         float32, 1e-14 in float64.
-      terms: every call runs exactly this many series terms instead of
-        stopping when `tolerance` is certified.
+      terms: overrides the number of series terms.
       gram_iterations: Gram iterations of the norm bounds.
       seed: optional int; `W_0, W_1` start Gaussian with standard deviation
         `1 / F`, then projected.
@@ -101,13 +98,9 @@ class GraphConvolutionExponential(base.OwnsVariables):
       dtype = image_events.float_dtype(dtype, layer)
       tolerance = arguments.tolerance_or_default(tolerance, dtype, layer,
                                                  float64=1e-14)
-      # Without a given count, each call stops when its own terms certify
-      # the tolerance; the norm bound's count is then only the cap.
-      self._stops_early = terms is None
       if terms is None:
         terms = ops.exp_series_terms(norm_bound, tolerance)
       arguments.int_at_least(terms, 0, 'terms', layer)
-      self._tolerance = float(tolerance)
       self._num_nodes, self._num_features = num_nodes, num_features
       self._norm_bound = float(norm_bound)
       self._adjacency_norm_bound = float(adjacency_norm_bound)
@@ -173,20 +166,12 @@ class GraphConvolutionExponential(base.OwnsVariables):
 
   def _series(self, x, adjacency, mask, sign):
     w0, w1 = tf.unstack(sign * tf.convert_to_tensor(self._weights))
-
-    def step(term, k):  # M term / k
-      term = (tf.matmul(term, w0) + tf.matmul(adjacency, tf.matmul(term, w1))
-              ) / tf.cast(k, term.dtype)
-      return term if mask is None else term * mask[..., None]
-
-    # As in ConvolutionExponential: XLA runs the unrolled cap.
-    if self._stops_early and not ops.tracing_for_xla():
-      return ops.exp_series_until_certified(
-          step, x, self._terms, self._norm_bound, self._tolerance,
-          event_ndims=2)[0]
     result = term = x
     for k in range(1, self._terms + 1):
-      term = step(term, k)
+      term = (tf.matmul(term, w0) + tf.matmul(adjacency, tf.matmul(term, w1))
+              ) / k
+      if mask is not None:
+        term = term * mask[..., None]
       result = result + term
     return result
 

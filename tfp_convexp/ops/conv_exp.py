@@ -94,43 +94,6 @@ def _series_vjp(x, kernel, cotangent, terms, padding):
   return x_grad, kernel_grad
 
 
-def _stopping_series_vjp(x, kernel, cotangent, terms, max_terms, padding):
-  """`_series_vjp` for a length `terms` known only as a tensor.
-
-  The `terms` images `u_a = M^a x / a!` are recomputed into a TensorArray
-  (at most `max_terms` of one layer at a time; the stopping series rarely
-  runs more than six) and then consumed in descending order.
-  """
-  kernel_t = conv_lib.adjoint_kernel(kernel)
-  dtype = x.dtype
-
-  def produce(a, term, images):
-    images = images.write(a, term)
-    return a + 1, conv_lib.conv2d(term, kernel / tf.cast(a + 1, dtype),
-                                  padding), images
-
-  images = tf.TensorArray(dtype, size=max_terms, element_shape=x.shape,
-                          clear_after_read=True)
-  with tf.control_dependencies([cotangent]):
-    _, _, images = tf.while_loop(lambda a, *_: a < terms, produce,
-                                 (tf.constant(0), x, images),
-                                 maximum_iterations=max_terms)
-
-  def consume(a, w, kernel_grad, images):
-    # w_a = (g + M^T w_{a+1}) / (a + 1); w_T = 0.
-    w = (cotangent + conv_lib.conv2d(w, kernel_t, padding)) / tf.cast(
-        a + 1, dtype)
-    kernel_grad += conv_lib.conv2d_kernel_grad(images.read(a), w, kernel,
-                                               padding)
-    return a - 1, w, kernel_grad, images
-
-  _, w, kernel_grad, _ = tf.while_loop(
-      lambda a, *_: a >= 0, consume,
-      (terms - 1, tf.zeros_like(cotangent), tf.zeros_like(kernel), images),
-      maximum_iterations=max_terms)
-  return cotangent + conv_lib.conv2d(w, kernel_t, padding), kernel_grad
-
-
 def _check_terms(terms):
   if isinstance(terms, bool) or not isinstance(terms, int) or terms < 0:
     raise ValueError(
@@ -167,7 +130,8 @@ def conv_exp(x, kernel, terms, padding='SAME', recompute_gradient=True,
     recompute_gradient: if True (default) the gradient is computed by a custom
       rule that stores only `x` and recomputes the series terms, instead of
       autodiff keeping all intermediate images alive until the backward
-      pass. Both give the exact derivative of the truncated series that ran.
+      pass. Both give the exact derivative of the series of `T` terms, whose
+      error against exp(M)'s is certified for every cotangent.
     name: optional name scope.
     norm_bound: Python float, a bound on `||M||_2` the kernel is known to
       meet; needed with `tolerance`.
@@ -175,7 +139,9 @@ def conv_exp(x, kernel, terms, padding='SAME', recompute_gradient=True,
       first term at which its certified remainder (from that term's norm and
       `norm_bound`) is at most `tolerance * ||x||` for every example, and
       after `T` terms in any case: a `tf.while_loop` instead of `T`
-      unrolled convolutions.
+      unrolled convolutions. Only the value stops early: the gradient stays
+      that of `T` terms. Ignored under XLA and without
+      `recompute_gradient`.
 
   Returns:
     `[B, H, W, C]` tensor.
@@ -211,10 +177,11 @@ def _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, sign,
   kernel = tf.ensure_shape(kernel, [*kernel_size, None, None])
   if sign != 1.:
     kernel = sign * kernel
-  if stop is not None and tracing_for_xla():
+  if stop is not None and (tracing_for_xla() or not recompute_gradient):
     # Under XLA:CPU the loop's 5 terms took as long as 9 unrolled ones, 1.7x
     # 5 unrolled, at every measured shape (benchmarks/results/
     # convexp_terms.md), so under XLA every call runs the certified maximum.
+    # Autodiff would differentiate the series that ran (see `grad`).
     stop = None
 
   def forward(x, kernel):
@@ -235,10 +202,11 @@ def _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, sign,
     series, ran = forward(tf.stop_gradient(x), tf.stop_gradient(kernel))
 
     def grad(cotangent, unused_ran_cotangent=None):
-      # The length that ran: the exact derivative of that truncated series.
-      if stop is None:
-        return _series_vjp(x, kernel, cotangent, terms, padding)
-      return _stopping_series_vjp(x, kernel, cotangent, ran, terms, padding)
+      # Always the full series' derivative: a stop certifies the value at
+      # this `x` only, while the derivative is the truncated operator's,
+      # certified only at the full length (a zero `x` stops at 0 terms,
+      # whose derivative is the identity, not exp(M)^T).
+      return _series_vjp(x, kernel, cotangent, terms, padding)
     return (series, ran), grad
 
   return _conv_exp(x, kernel)
