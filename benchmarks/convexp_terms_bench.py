@@ -12,8 +12,9 @@ process, one step of each in turn (so the machine's drifts fall on all
 alike):
 
   * `1x1`: Glow's 1x1 convolution, the baseline of the ratios;
-  * `convexp`: the convolution exponential as it is now, each call stopping
-    when its own last term certifies the tolerance (at most 9 terms);
+  * `convexp`: the convolution exponential as it is now, each call's value
+    stopping when its own last term certifies the tolerance (at most 9
+    terms; the gradient runs all 9);
   * `convexp, 9 terms`: the same layers with `terms=9` fixed, as every call
     ran before.
 
@@ -236,9 +237,10 @@ def main(argv):
       f'The study\'s mixing models, batch {BATCH_SIZE} of real training '
       f'images, with and without XLA for the loss ("default": the training '
       f'program\'s choice), median of {FLAGS.steps} interleaved steps after '
-      f'{FLAGS.warmup} training steps. "convexp" stops each call when its '
-      f'last term certifies the tolerance (at most {FIXED_TERMS} terms; '
-      f'under XLA always {FIXED_TERMS}); "{FIXED_TERMS} terms" fixes '
+      f'{FLAGS.warmup} training steps. "convexp" stops each call\'s value '
+      f'when its last term certifies the tolerance (at most {FIXED_TERMS} '
+      f'terms; under XLA always {FIXED_TERMS}; the gradient always runs '
+      f'{FIXED_TERMS}); "{FIXED_TERMS} terms" fixes '
       f'`terms={FIXED_TERMS}`, as every call ran before. Terms: what each '
       f'convexp layer ran in the compiled `log_prob` of the batch after the '
       f'timed steps.\n\n{table}\n\n'
@@ -246,8 +248,9 @@ def main(argv):
       f'`conv_exp` forward and gradient at batch {BATCH_SIZE}, a random '
       f'3x3 kernel of certified norm {OP_NORM}, normal inputs; the stopping '
       f'loop (norm bound 0.95, tolerance 1e-6) against the unrolled series '
-      f'of {FIXED_TERMS} terms and of the length the loop stops at, median '
-      f'of {FLAGS.op_repeats} interleaved calls. Under XLA the loop is '
+      f'of {FIXED_TERMS} terms and of the length the loop stops at (in both '
+      f'directions), median of {FLAGS.op_repeats} interleaved calls. The '
+      f'loop\'s gradient runs all {FIXED_TERMS} terms. Under XLA the loop is '
       f'measured by forcing it (the op unrolls there).\n\n{op_table}\n')
   common.write_results(FLAGS.out, 'convexp_terms',
                        dict(machine=machine, steps=FLAGS.steps,
