@@ -21,20 +21,6 @@ def _normalised_adjacency(rng, batch, n, mask=None):
   return a * d[:, :, None] * d[:, None, :]
 
 
-def _graphs(rng, batch, n, masked, dtype=tf.float64):
-  """`(adjacency, mask, kwargs)`: random graphs of up to `n` nodes (all `n`
-  unless `masked`), and the layer's keywords for them."""
-  mask = None
-  if masked:
-    mask = (np.arange(n)[None] < rng.integers(1, n + 1, size=(batch, 1))
-            ).astype(np.float64)
-  adjacency = _normalised_adjacency(rng, batch, n, mask)
-  kwargs = dict(adjacency=tf.constant(adjacency, dtype))
-  if masked:
-    kwargs['node_mask'] = tf.constant(mask, dtype)
-  return adjacency, mask, kwargs
-
-
 def _closed_form(layer, adjacency, mask=None):
   w0, w1 = layer.weights.numpy().astype(np.float64)
   n, f = adjacency.shape[-1], w0.shape[0]
@@ -66,8 +52,15 @@ def _layer(n, f, seed, dtype=tf.float64):
                   masked=st.booleans(), seed=st.integers(0, 2**16))
 def test_oracle(n, f, dtype, masked, seed):
   rng = np.random.default_rng(seed)
-  adjacency, mask, kwargs = _graphs(rng, 2, n, masked, dtype)
+  mask = None
+  if masked:
+    mask = (np.arange(n)[None] < rng.integers(1, n + 1, size=(2, 1))).astype(
+        np.float64)
+  adjacency = _normalised_adjacency(rng, 2, n, mask)
   layer = _layer(n, f, seed, dtype)
+  kwargs = dict(adjacency=tf.constant(adjacency, dtype))
+  if masked:
+    kwargs['node_mask'] = tf.constant(mask, dtype)
   x = rng.standard_normal((2, n, f))
   oracle.check_bijector(layer, x, closed_form=_closed_form(layer, adjacency,
                                                            mask),

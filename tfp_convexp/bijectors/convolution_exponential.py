@@ -65,7 +65,7 @@ class ConvolutionExponential(base.ImageBijector):
   `||M^k x / k!|| * b / (k + 1) / (1 - b / (k + 2))` (`b = norm_bound`, each
   next term at most `b / (j + 1)` times the last), and the series stops once
   that is at most `tolerance * ||x||` for every example of the batch. Trained
-  kernels mostly need 5 to 7 of the 9 terms of the default (float32, bound
+  kernels mostly need 5 to 8 of the 9 terms of the default (float32, bound
   0.95). Under XLA, whose CPU backend ran the loop's 5 terms as slowly as 9
   unrolled ones, every call runs `T` unrolled terms
   (benchmarks/results/convexp_terms.md). `recording_terms()` reports the

@@ -14,7 +14,6 @@ from tfp_convexp.ops.conv_exp import inverse_conv_exp
 from tfp_convexp.ops.conv_exp import inverse_conv_exp_and_terms
 from tfp_convexp.ops.conv_exp import inverse_conv_exp_fourier
 from tfp_convexp.ops.expm import expm
-from tfp_convexp.ops.xla import tracing_for_xla
 from tfp_convexp.ops.householder import householder_product
 from tfp_convexp.ops.operator_norm import conv_operator_norm_bound
 from tfp_convexp.ops.operator_norm import conv_symbol
