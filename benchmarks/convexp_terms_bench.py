@@ -22,7 +22,7 @@ Before the timed steps, `--warmup` steps of Adamax at 1e-3 train each model
 on its batch. The table gives the median step time, its ratio to the 1x1
 model's, and the series lengths the convexp layers ran.
 
-The op alone: `conv_exp`'s forward and gradient at the models' convexp
+The op alone: `conv_exp`'s forward alone and with its gradient at the models' convexp
 shapes, the stopping loop against the unrolled series, with and without
 XLA: the measurement behind unrolling under XLA.
 """
@@ -150,9 +150,15 @@ def model_rows(dataset):
   return rows
 
 
-def _forward_and_gradient(fn, kernel, jit):
+PASSES = ('forward', 'forward and gradient')
+
+
+def _compiled(fn, kernel, jit, passes):
+  """`fn` alone (`passes='forward'`) or with the gradient of a loss."""
   @tf.function(jit_compile=jit)
   def run(x):
+    if passes == 'forward':
+      return fn(x)
     with tf.GradientTape() as tape:
       tape.watch(x)
       loss = 0.5 * tf.reduce_sum(tf.square(fn(x)))
@@ -161,10 +167,11 @@ def _forward_and_gradient(fn, kernel, jit):
 
 
 def op_rows():
-  """The op alone, forward and gradient: the stopping loop against the
-  unrolled series, with and without XLA."""
+  """The op alone, forward alone and with the gradient: the stopping loop
+  against the unrolled series, with and without XLA."""
   from tfp_convexp import ops  # pylint: disable=g-import-not-at-top
-  from tfp_convexp.ops import conv_exp as conv_exp_lib  # pylint: disable=g-import-not-at-top
+  # The package's `ops.conv_exp` is the function; the module holds the switch.
+  conv_exp_lib = sys.modules['tfp_convexp.ops.conv_exp']
   rows = []
   for shape in OP_SHAPES:
     x = tf.random.stateless_normal([BATCH_SIZE, *shape], seed=[1, 2])
@@ -185,24 +192,25 @@ def op_rows():
       }
       # Under XLA conv_exp unrolls whatever it is asked; force the loop to
       # measure what it would cost there.
+      asks_xla = conv_exp_lib.tracing_for_xla
       conv_exp_lib.tracing_for_xla = lambda: False
       try:
-        runs = {name: _forward_and_gradient(fn, kernel, jit)
-                for name, fn in cases.items()}
+        runs = {(passes, name): _compiled(fn, kernel, jit, passes)
+                for passes in PASSES for name, fn in cases.items()}
         for run in runs.values():
           for _ in range(3):
             run(x)
       finally:
-        conv_exp_lib.tracing_for_xla = ops.tracing_for_xla
+        conv_exp_lib.tracing_for_xla = asks_xla
       times = {name: [] for name in runs}
       for _ in range(FLAGS.op_repeats):
         for name, run in runs.items():
           start = time.perf_counter()
           tf.nest.map_structure(lambda t: t.numpy(), run(x))
           times[name].append(time.perf_counter() - start)
-      base = statistics.median(times[f'{FIXED_TERMS} unrolled'])
-      for name, values in times.items():
-        rows.append(dict(shape=shape, jit=jit, case=name,
+      for (passes, name), values in times.items():
+        base = statistics.median(times[passes, f'{FIXED_TERMS} unrolled'])
+        rows.append(dict(shape=shape, jit=jit, passes=passes, case=name,
                          ms=round(1e3 * statistics.median(values), 3),
                          ratio=round(statistics.median(values) / base, 3)))
         print(rows[-1], flush=True)
@@ -224,9 +232,10 @@ def main(argv):
         ' '.join(f'{n:.3f}' for n in r['certified_norms']) or '-']
        for r in rows])
   op_table = common.markdown_table(
-      ['event shape', 'XLA', 'series', 'ms', f'ratio to {FIXED_TERMS} unrolled'],
+      ['event shape', 'XLA', 'pass', 'series', 'ms',
+       f'ratio to {FIXED_TERMS} unrolled (same pass)'],
       [['x'.join(map(str, r['shape'])), 'yes' if r['jit'] else 'no',
-        r['case'], r['ms'], r['ratio']] for r in ops_rows])
+        r['passes'], r['case'], r['ms'], r['ratio']] for r in ops_rows])
   machine = common.machine()
   markdown = (
       f'# The convolution exponential\'s series length per call\n\n'
@@ -245,7 +254,8 @@ def main(argv):
       f'convexp layer ran in the compiled `log_prob` of the batch after the '
       f'timed steps.\n\n{table}\n\n'
       f'## The op alone\n\n'
-      f'`conv_exp` forward and gradient at batch {BATCH_SIZE}, a random '
+      f'`conv_exp` forward alone and with the gradient, at batch '
+      f'{BATCH_SIZE}, a random '
       f'3x3 kernel of certified norm {OP_NORM}, normal inputs; the stopping '
       f'loop (norm bound 0.95, tolerance 1e-6) against the unrolled series '
       f'of {FIXED_TERMS} terms and of the length the loop stops at (in both '
