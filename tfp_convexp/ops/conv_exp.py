@@ -178,10 +178,10 @@ def _conv_exp_impl(x, kernel, terms, padding, recompute_gradient, sign,
   if sign != 1.:
     kernel = sign * kernel
   if stop is not None and (tracing_for_xla() or not recompute_gradient):
-    # Under XLA:CPU the loop's 5 terms took as long as 9 unrolled ones, 1.7x
-    # 5 unrolled, at every measured shape (benchmarks/results/
-    # convexp_terms.md), so under XLA every call runs the certified maximum.
-    # Autodiff would differentiate the series that ran (see `grad`).
+    # Under XLA:CPU the loop with the gradient took 0.97 to 1.22x the time
+    # of 9 unrolled terms (benchmarks/results/convexp_terms.md), so under
+    # XLA every call runs the certified maximum. Autodiff would
+    # differentiate the series that ran (see `grad`).
     stop = None
 
   def forward(x, kernel):
