@@ -7,6 +7,7 @@ sampling and export rebuild exactly that model from it.
 import contextlib
 import functools
 import hashlib
+import importlib
 import inspect
 import logging
 import math
@@ -54,13 +55,21 @@ TASK_FLAGS = {'images': TASK_MODEL_FLAGS['images'] + IMAGE_DATA_FLAGS,
 UsageError = workdir_lib.UsageError
 
 
+# Flags whose choices researchers' modules extend (`--import`).
+_REGISTERED_FLAGS = ('mixing', 'model_type', 'model')
+
+
 def parse_flags(argv):
   """absl's parser (for `app.run(..., flags_parser=parse_flags)`), but a bad
   flag exits with code 2 like every other usage error of these programs."""
   try:
     return FLAGS(argv)
   except flags.Error as e:
-    print(f'error: {e}', file=sys.stderr)
+    hint = ''
+    if any(f'--{name}=' in str(e) for name in _REGISTERED_FLAGS):
+      hint = (' (A layer or run of your own? Name the module that registers '
+              'it with --import.)')
+    print(f'error: {e}{hint}', file=sys.stderr)
     sys.exit(2)
 
 
@@ -243,9 +252,73 @@ def _choices(registry):
       f'{name} = {choice.description}' for name, choice in registry.items()) + '.'
 
 
+# The flag of researchers' modules; a Python keyword, so FLAGS['import'].
+IMPORT_FLAG = 'import'
+
+
+def _registered():
+  return (tuple(flows.MIXINGS), tuple(flows.MODEL_TYPES),
+          tuple(flows.CONFIGS))
+
+
+def import_modules(names, what='--import'):
+  """Imports researchers' modules that register layers (`flows.
+  register_mixing`, `flows.register_transform`) or add `flows.CONFIGS`
+  entries when imported. A module that cannot be imported, registers a
+  taken name, or registers nothing is a UsageError."""
+  for name in names:
+    if name in sys.modules:
+      continue  # registered by an earlier import in this process
+    before = _registered()
+    try:
+      importlib.import_module(name)
+    except ModuleNotFoundError as e:
+      if e.name != name.split('.')[0] and e.name != name:
+        raise UsageError(f'{what}={name}: importing it failed: {e}.') from e
+      raise UsageError(
+          f'{what}={name}: no module {e.name!r} in the current directory '
+          f'({os.getcwd()}) or on PYTHONPATH.') from e
+    except (ValueError, TypeError) as e:  # a taken name, a bad builder
+      raise UsageError(f'{what}={name}: {e}') from e
+    if _registered() == before:
+      raise UsageError(
+          f'{what}={name}: importing it registered nothing. Such a module '
+          f'calls flows.register_mixing(name, build, description) or '
+          f'flows.register_transform(...), or adds flows.CONFIGS entries, '
+          f'when it is imported.')
+
+
+def _imports_in(argv):
+  """The modules `--import` names in `argv`, before absl parses it (the
+  flags' choices include what they register)."""
+  names, args = [], list(argv[1:])
+  for i, arg in enumerate(args):
+    if arg == '--':
+      break
+    flag, eq, value = arg.lstrip('-').partition('=')
+    if arg.startswith('-') and flag == IMPORT_FLAG:
+      if not eq:
+        value = args[i + 1] if i + 1 < len(args) else ''
+      names += [n.strip() for n in value.split(',') if n.strip()]
+  return names
+
+
 def define_model_flags():
   """The model and data flags (names as in the papers' commands). Each
-  defaults to its value in the `--model` entry."""
+  defaults to its value in the `--model` entry. The modules of the
+  command line's `--import` are imported first, so that the choices include
+  the layers and runs they register."""
+  flags.DEFINE_list(IMPORT_FLAG, [], 'Python modules to import before the '
+                    'flags are read: researchers\' own layers '
+                    '(`flows.register_mixing`, `flows.register_transform`) '
+                    'and runs (`flows.CONFIGS`), then named by --mixing, '
+                    '--model_type or --model. Looked for in the current '
+                    'directory and on PYTHONPATH.')
+  try:
+    import_modules(_imports_in(sys.argv))
+  except UsageError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
   flags.DEFINE_enum('model', 'digits_convexp', sorted(flows.CONFIGS),
                     'The named run to start from (`flows.CONFIGS`): its '
                     'model, data set and training settings; the flags below '
@@ -358,6 +431,13 @@ def _given(names):
 
 def from_flags():
   """The run configuration (a JSON-able dict) the flags describe."""
+  config = _config_from_flags()
+  if FLAGS[IMPORT_FLAG].value:  # else as config.json was before --import
+    config['imports'] = list(FLAGS[IMPORT_FLAG].value)
+  return config
+
+
+def _config_from_flags():
   task = flows.CONFIGS[FLAGS.model].task
   dataset = setting('dataset')  # --image_folder: checked by its validators
   graph_sets = data.graphs.GRAPH_SETS
@@ -453,6 +533,8 @@ def load(workdir):
     raise UsageError(f'{path!r} is not a run configuration (no image_shape '
                      f'or graph_shape, and model); restore it or start again '
                      f'with --overwrite.')
+  import_modules(config.get('imports', []),
+                 f'{path!r} was trained with --import')
   # A run saved before a builder argument existed was built with that
   # argument's default (new arguments default to the old behaviour).
   config['model'] = {**_model_defaults(config.get('task', 'images')),

@@ -171,7 +171,7 @@ UsageError = run_config.UsageError
 PROGRESS_FILE = 'progress.json'
 
 HELP_GROUPS = {
-    'model': ['model', *run_config.MODEL_FLAGS],
+    'model': ['model', *run_config.MODEL_FLAGS, run_config.IMPORT_FLAG],
     'data': ['dataset', 'data_dir', 'image_folder'],
     'training': ['epochs', 'max_steps', 'batch_size', 'lr', 'warmup',
                  'warmup_shape', 'lr_decay', 'optimizer', 'beta_2',
@@ -227,7 +227,7 @@ def _prepare_workdir(workdir, config, settings):
                      f'its contents or choose another --workdir.')
   old = run_config.load(workdir)
   keys = ('task', 'dataset', 'image_folder', 'image_shape', 'graph_shape',
-          'model')
+          'model', 'imports')
   changed = run_config.differences({k: old.get(k) for k in keys},
                                    {k: config.get(k) for k in keys})
   if changed:

@@ -6,8 +6,7 @@ from tfp_convexp.flows.builder import count_parameters
 from tfp_convexp.flows.builder import DEQUANTIZATIONS
 from tfp_convexp.flows.builder import LAYOUTS
 from tfp_convexp.flows.builder import make_flow
-from tfp_convexp.flows.builder import MIXINGS
-from tfp_convexp.flows.builder import MODEL_TYPES
+from tfp_convexp.flows.builder import make_layers
 from tfp_convexp.flows.builder import STEP_LAYERS
 from tfp_convexp.flows.configs import build_model
 from tfp_convexp.flows.configs import Config
@@ -27,4 +26,9 @@ from tfp_convexp.flows.model import bits_per_dim
 from tfp_convexp.flows.model import DequantizedFlow
 from tfp_convexp.flows.multiscale import Level
 from tfp_convexp.flows.multiscale import MultiscaleFlow
+from tfp_convexp.flows.registry import LayerContext
+from tfp_convexp.flows.registry import MIXINGS
+from tfp_convexp.flows.registry import MODEL_TYPES
+from tfp_convexp.flows.registry import register_mixing
+from tfp_convexp.flows.registry import register_transform
 from tfp_convexp.flows.tfp_glow import TFPGlow

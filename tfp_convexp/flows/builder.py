@@ -1,7 +1,8 @@
 """`make_flow`: a whole multiscale image density model in one call."""
 
-import collections
+import inspect
 import numbers
+import types
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -9,23 +10,25 @@ import tensorflow_probability as tfp
 from tfp_convexp import bijectors
 from tfp_convexp import nets
 from tfp_convexp.flows import dequantization as dequantization_lib
+from tfp_convexp.flows import image_layers
 from tfp_convexp.flows import model as model_lib
 from tfp_convexp.flows import multiscale
+from tfp_convexp.flows import registry
 from tfp_convexp.flows import tfp_glow
 
 tfb = tfp.bijectors
+Choice = registry.Choice
+MIXINGS = registry.MIXINGS
+MODEL_TYPES = registry.MODEL_TYPES
 
-__all__ = ['make_flow', 'LAYOUTS', 'MIXINGS', 'MODEL_TYPES', 'COUPLING_NETS',
+__all__ = ['make_flow', 'make_layers', 'LAYOUTS', 'MIXINGS', 'MODEL_TYPES', 'COUPLING_NETS',
            'STEP_LAYERS', 'DEQUANTIZATIONS', 'count_parameters']
 
-class Choice(collections.namedtuple('Choice', ['description', 'build'])):
-  """One entry of a registry: what it is (for `--help`) and how it is built,
-  `build(builder, shape, prefix)` (the conditioner nets:
-  `build(builder, in_channels, out_channels)`)."""
-
-
 # One registry per choice: name -> Choice. The flags, the help text and the
-# builder all read these.
+# builder all read these. The layouts', nets', steps' and dequantizations'
+# `build(builder, shape, prefix)` (the conditioner nets': `build(builder,
+# in_channels, out_channels)`) call the builder below; the mixings and
+# transformations are `registry`'s, open to researchers' layers.
 LAYOUTS = {
     'multiscale': Choice('this package\'s multiscale flow: squeeze, steps '
                          'as `step` names them, split priors, per level',
@@ -34,44 +37,6 @@ LAYOUTS = {
                        'coupling with a conv3x3-ReLU-conv1x1-ReLU-conv3x3 net '
                        'of width n_intermediate_channels), the outside '
                        'baseline', lambda b, s: b.tfp_glow(s)),
-}
-MIXINGS = {
-    '1x1': Choice('Glow\'s 1x1 convolution, a free C x C matrix',
-                  lambda b, s, p: [b.conv1x1(s, p, 'plain', 'mixing')]),
-    'lu': Choice('the 1x1 convolution in LU form',
-                 lambda b, s, p: [b.conv1x1(s, p, 'lu', 'mixing')]),
-    'qr': Choice('the 1x1 convolution in QR form',
-                 lambda b, s, p: [b.conv1x1(s, p, 'qr', 'mixing')]),
-    'convexp': Choice('the paper\'s bundle: learned shift, 1x1 (Householder '
-                      'above 64 channels), convolution exponential, learned '
-                      'shift', lambda b, s, p: b.convexp_bundle(s, p)),
-    'convexp_only': Choice('the convolution exponential alone',
-                           lambda b, s, p: [b.convexp(s, p)]),
-    'emerging': Choice('the paper\'s bundle: 1x1, then the emerging '
-                       'convolution',
-                       lambda b, s, p: [b.conv1x1(s, p, 'plain', 'conv1x1'),
-                                        b.emerging(s, p)]),
-    'emerging_only': Choice('the emerging convolution alone',
-                            lambda b, s, p: [b.emerging(s, p)]),
-    'woodbury': Choice('1x1, then a rank-24 spatial Woodbury update',
-                       lambda b, s, p: [b.conv1x1(s, p, 'plain', 'conv1x1'),
-                                        b.woodbury(s, p)]),
-    'periodic': Choice('the periodic (Fourier) convolution',
-                       lambda b, s, p: [b.periodic(s, p)]),
-    'matrix_exp': Choice('MEF\'s matrix-exponential 1x1',
-                         lambda b, s, p: [b.matrix_exp(s, p)]),
-    'none': Choice('no mixing (couplings then reverse the channels)',
-                   lambda b, s, p: []),
-}
-MODEL_TYPES = {
-    'coupling': Choice('affine coupling',
-                       lambda b, s, p: b.step_coupling(s, p)),
-    'mef_coupling': Choice('MEF\'s matrix-exponential coupling',
-                           lambda b, s, p: b.mef_coupling(s, p)),
-    'sylvester': Choice('convolutional Sylvester flow',
-                        lambda b, s, p: b.sylvester(s, p)),
-    'residual_flow': Choice('invertible residual block (Residual Flows)',
-                            lambda b, s, p: b.residual_block(s, p)),
 }
 COUPLING_NETS = {
     'densenet': Choice('dense-in-residual net (the convolution-exponential '
@@ -86,7 +51,7 @@ STEP_LAYERS = {
                       lambda b, s, p: [b.actnorm(s, p)]),
     'mixing': Choice('the `mixing` layer(s)', lambda b, s, p: b.mixing(s, p)),
     'transform': Choice('the `model_type` transformation',
-                        lambda b, s, p: [b.transform(s, p)]),
+                        lambda b, s, p: b.transform(s, p)),
     'flip': Choice('a flip of both image axes (the Sylvester runs)',
                    lambda b, s, p: [_flip(s, b.name(p, 'flip'))]),
 }
@@ -124,12 +89,6 @@ def _flip(shape, name):
                     tfb.Permute(list(range(h))[::-1], axis=-3)], name=name)
 
 
-def _learned_shift(shape, dtype, name):
-  """`x + b` with a learned `b` of the whole `[H, W, C]` shape."""
-  return tfb.Shift(tf.Variable(tf.zeros(shape, dtype), name='shift'),
-                   name=name)
-
-
 class _Builder(object):
   """Creates layers with unique names and seeds from one set of options;
   the registries above say which of its methods builds what."""
@@ -144,11 +103,6 @@ class _Builder(object):
 
   def name(self, prefix, kind):
     return f'{prefix}_{kind}_{self._count}'
-
-  def _common(self, prefix, part):
-    """A fresh seed, then the layer's name (which counts that seed)."""
-    seed = self.seed()
-    return dict(seed=seed, dtype=self.o['dtype'], name=self.name(prefix, part))
 
   # Conditioner networks (COUPLING_NETS).
   def conditioner(self, in_channels, out_channels, kind=None):
@@ -231,94 +185,23 @@ class _Builder(object):
                       name='normalize'),
             tfb.Shift(tf.constant(-0.5, dtype), name='center')]
 
-  # Mixing layers (MIXINGS).
+  # Mixing layers (MIXINGS) and transformations (MODEL_TYPES).
+  def context(self, shape, prefix, net=None):
+    """The `LayerContext` of one registered layer at step `prefix`; its
+    conditioners are `net`s (default `coupling_net`)."""
+    return registry.LayerContext(
+        shape, self.o['dtype'], self.o, self.seed,
+        lambda part: self.name(prefix, part),
+        lambda i, o: self.conditioner(i, o, net))
+
   def mixing(self, shape, prefix):
     """The `mixing` layers, a list (bundles have several)."""
-    return MIXINGS[self.o['mixing']].build(self, shape, prefix)
+    name = self.o['mixing']
+    return MIXINGS.build(name, self.context(shape, prefix))
 
-  def conv1x1(self, shape, prefix, parameterization, part, **kwargs):
-    return bijectors.Conv1x1(shape, parameterization, **kwargs,
-                             **self._common(prefix, part))
-
-  def matrix_exp(self, shape, prefix):
-    return bijectors.MatrixExponential1x1(shape,
-                                          **self._common(prefix, 'mixing'))
-
-  def periodic(self, shape, prefix):
-    h, w, _ = shape
-    size = min(3, h - (1 - h % 2), w - (1 - w % 2))
-    return bijectors.PeriodicConv(shape, kernel_size=size,
-                                  **self._common(prefix, 'mixing'))
-
-  def convexp(self, shape, prefix):
-    return bijectors.ConvolutionExponential(
-        shape, norm_bound=self.o['convexp_norm_bound'],
-        **self._common(prefix, 'convexp'))
-
-  def convexp_bundle(self, shape, prefix):
-    wide = shape[-1] > 64
-    first = self.conv1x1(shape, prefix, 'householder' if wide else 'plain',
-                         'conv1x1', num_reflections=64 if wide else None)
-    pre = _learned_shift(shape, self.o['dtype'], self.name(prefix, 'pre_shift'))
-    convexp = self.convexp(shape, prefix)
-    post = _learned_shift(shape, self.o['dtype'],
-                          self.name(prefix, 'post_shift'))
-    return [pre, first, convexp, post]
-
-  def emerging(self, shape, prefix):
-    return bijectors.EmergingConv(shape, **self._common(prefix, 'emerging'))
-
-  def woodbury(self, shape, prefix):
-    h, w, _ = shape
-    return bijectors.Woodbury(shape, rank=(0, min(24, h * w)),
-                              **self._common(prefix, 'woodbury'))
-
-  # Transformations (MODEL_TYPES).
   def transform(self, shape, prefix):
-    return MODEL_TYPES[self.o['model_type']].build(self, shape, prefix)
-
-  def coupling(self, shape, prefix, net, context_channels=0, scale_fn=None,
-               log_scale_range=None):
-    """An affine coupling of the second half given the first (and context)."""
-    o, c = self.o, shape[-1]
-    k = c // 2
-    return bijectors.AffineCoupling(
-        shape, conditioner=self.conditioner(k + context_channels, 2 * (c - k),
-                                            net),
-        num_masked=k, scale_fn=scale_fn or 'tanh',
-        log_scale_range=log_scale_range or 2.,
-        context_channels=context_channels, dtype=o['dtype'],
-        name=self.name(prefix, 'coupling'))
-
-  def step_coupling(self, shape, prefix):
-    o = self.o
-    return self.coupling(shape, prefix, o['coupling_net'],
-                         scale_fn=o['coupling_scale'],
-                         log_scale_range=o['log_scale_range'])
-
-  def mef_coupling(self, shape, prefix):
-    c = shape[-1]
-    k = c - c // 2
-    rank, outputs = bijectors.matrix_exponential_coupling.rank_and_outputs(
-        c - k, self.o['mef_rank'])
-    return bijectors.MatrixExponentialCoupling(
-        shape, conditioner=self.conditioner(k, outputs), num_masked=k,
-        rank=rank, dtype=self.o['dtype'],
-        name=self.name(prefix, 'mef_coupling'))
-
-  def sylvester(self, shape, prefix):
-    c = shape[-1]
-    hidden = -(-self.o['n_internal_channels'] // c) * c  # a multiple of C
-    return bijectors.ConvolutionalSylvester(
-        shape, hidden_channels=hidden, norm_bound=self.o['convexp_norm_bound'],
-        seed=self.seed(), dtype=self.o['dtype'],
-        name=self.name(prefix, 'sylvester'))
-
-  def residual_block(self, shape, prefix):
-    return bijectors.ResidualFlowBlock(
-        shape, hidden_channels=self.o['n_internal_channels'],
-        log_det_estimator=self.o['residual_log_det'], seed=self.seed(),
-        dtype=self.o['dtype'], name=self.name(prefix, 'residual_block'))
+    name = self.o['model_type']
+    return MODEL_TYPES.build(name, self.context(shape, prefix))
 
   # Steps (STEP_LAYERS).
   def actnorm(self, shape, prefix):
@@ -355,8 +238,9 @@ class _Builder(object):
     layers += self.mixing(half, 'dequant_initial')
     for i in range(o['dequantize_subflows']):
       prefix = f'dequant_step{i}'
-      layers.append(self.coupling(half, prefix, o['prior_net'],
-                                  context_channels=n_context))
+      layers.append(image_layers.affine_coupling(
+          self.context(half, prefix, o['prior_net']),
+          context_channels=n_context))
       mixing = self.mixing(half, prefix)
       layers += mixing or [_reverse_channels(half, self.name(prefix,
                                                              'reverse'))]
@@ -374,14 +258,19 @@ def _reverse_channels(shape, name):
   return tfb.Permute(list(range(shape[-1]))[::-1], axis=-1, name=name)
 
 
-def _check_image_shape(image_shape, n_levels):
+def _check_shape(value, owner, arg):
   try:
-    shape = tuple(int(d) for d in image_shape)
+    shape = tuple(int(d) for d in value)
   except (TypeError, ValueError):
     shape = ()
   if len(shape) != 3 or min(shape) < 1:
-    raise ValueError(f'make_flow: `image_shape` must be [H, W, C] of positive '
-                     f'ints; got {image_shape!r}.')
+    raise ValueError(f'{owner}: `{arg}` must be [H, W, C] of positive ints; '
+                     f'got {value!r}.')
+  return shape
+
+
+def _check_image_shape(image_shape, n_levels):
+  shape = _check_shape(image_shape, 'make_flow', 'image_shape')
   factor = 2 ** n_levels
   if shape[0] % factor or shape[1] % factor:
     raise ValueError(
@@ -398,6 +287,60 @@ def _float_dtype(dtype):
                      f'float32 or float64 (images are integers anyway); got '
                      f'{dtype.name}.')
   return dtype
+
+
+def _options(args):
+  """`make_flow`'s arguments (but the image shape), checked, as the builder
+  reads them."""
+  a = types.SimpleNamespace(**args)
+  _positive_int(a.n_levels, 'n_levels')
+  subflows = ([a.n_subflows] * a.n_levels if isinstance(a.n_subflows, int)
+              else list(a.n_subflows))
+  if len(subflows) != a.n_levels:
+    raise ValueError(f'make_flow: `n_subflows` must be an int or one int per '
+                     f'level ({a.n_levels}); got {a.n_subflows!r}.')
+  for n in subflows:
+    _positive_int(n, 'n_subflows')
+  _positive_int(a.num_bins, 'num_bins', 2)
+  _positive_int(a.first_split_level, 'first_split_level', 0)
+  if isinstance(a.step, str) or not all(p in STEP_LAYERS for p in a.step):
+    raise ValueError(f'make_flow: `step` must be a sequence of '
+                     f'{tuple(STEP_LAYERS)}; got {a.step!r}.')
+  if 'transform' not in a.step and 'mixing' not in a.step:
+    raise ValueError(f'make_flow: `step` needs a \'transform\' or a '
+                     f'\'mixing\' layer; got {a.step!r}.')
+  return dict(
+      layout=_choice(a.layout, LAYOUTS, 'layout'),
+      n_subflows=subflows, initial_mixing=bool(a.initial_mixing),
+      first_split_level=a.first_split_level, use_splitprior=a.use_splitprior,
+      learn_top=a.learn_top,
+      mixing=_choice(a.mixing, MIXINGS, 'mixing'),
+      model_type=_choice(a.model_type, MODEL_TYPES, 'model_type'),
+      step=tuple(a.step),
+      coupling_net=_choice(a.coupling_net, COUPLING_NETS, 'coupling_net'),
+      densenet_depth=_positive_int(a.densenet_depth, 'densenet_depth'),
+      densenet_growth=_positive_int(a.densenet_growth, 'densenet_growth'),
+      n_intermediate_channels=_positive_int(a.n_intermediate_channels,
+                                            'n_intermediate_channels'),
+      n_internal_channels=_positive_int(
+          a.n_internal_channels or a.n_intermediate_channels,
+          'n_internal_channels'),
+      use_gated_conv=bool(a.use_gated_conv),
+      resnet_blocks=_positive_int(a.resnet_blocks, 'resnet_blocks', 0),
+      conv_init=_choice(a.conv_init, nets.INITS, 'conv_init'),
+      coupling_scale=a.coupling_scale, log_scale_range=a.log_scale_range,
+      mef_rank=a.mef_rank, convexp_norm_bound=a.convexp_norm_bound,
+      residual_log_det=a.residual_log_det,
+      seed=_positive_int(a.seed, 'seed', 0),
+      dtype=_float_dtype(a.dtype), num_bins=a.num_bins,
+      prior_net=_choice(a.prior_net or a.coupling_net, COUPLING_NETS,
+                        'prior_net'),
+      dequantize_distribution=_choice(a.dequantize_distribution,
+                                      DEQUANTIZATIONS,
+                                      'dequantize_distribution'),
+      dequantize_subflows=_positive_int(a.dequantize_subflows,
+                                        'dequantize_subflows'),
+      n_context=_positive_int(a.n_context, 'n_context'))
 
 
 def make_flow(image_shape,
@@ -501,56 +444,57 @@ def make_flow(image_shape,
     temperature=...)`, `encode`, `decode`; `.flow` is the continuous
     `tfd.TransformedDistribution` over a standard-normal base.
   """
-  _positive_int(n_levels, 'n_levels')
-  subflows = ([n_subflows] * n_levels if isinstance(n_subflows, int)
-              else list(n_subflows))
-  if len(subflows) != n_levels:
-    raise ValueError(f'make_flow: `n_subflows` must be an int or one int per '
-                     f'level ({n_levels}); got {n_subflows!r}.')
-  for n in subflows:
-    _positive_int(n, 'n_subflows')
-  _positive_int(num_bins, 'num_bins', 2)
-  _positive_int(first_split_level, 'first_split_level', 0)
+  args = dict(locals())
+  del args['image_shape'], args['validate_args']
+  options = _options(args)
   shape = _check_image_shape(image_shape, n_levels)
-  if isinstance(step, str) or not all(p in STEP_LAYERS for p in step):
-    raise ValueError(f'make_flow: `step` must be a sequence of '
-                     f'{tuple(STEP_LAYERS)}; got {step!r}.')
-  if 'transform' not in step and 'mixing' not in step:
-    raise ValueError(f'make_flow: `step` needs a \'transform\' or a '
-                     f'\'mixing\' layer; got {step!r}.')
-  options = dict(
-      layout=_choice(layout, LAYOUTS, 'layout'),
-      n_subflows=subflows, initial_mixing=bool(initial_mixing),
-      first_split_level=first_split_level, use_splitprior=use_splitprior,
-      learn_top=learn_top,
-      mixing=_choice(mixing, MIXINGS, 'mixing'),
-      model_type=_choice(model_type, MODEL_TYPES, 'model_type'),
-      step=tuple(step),
-      coupling_net=_choice(coupling_net, COUPLING_NETS, 'coupling_net'),
-      densenet_depth=_positive_int(densenet_depth, 'densenet_depth'),
-      densenet_growth=_positive_int(densenet_growth, 'densenet_growth'),
-      n_intermediate_channels=_positive_int(n_intermediate_channels,
-                                            'n_intermediate_channels'),
-      n_internal_channels=_positive_int(
-          n_internal_channels or n_intermediate_channels,
-          'n_internal_channels'),
-      use_gated_conv=bool(use_gated_conv),
-      resnet_blocks=_positive_int(resnet_blocks, 'resnet_blocks', 0),
-      conv_init=_choice(conv_init, nets.INITS, 'conv_init'),
-      coupling_scale=coupling_scale, log_scale_range=log_scale_range,
-      mef_rank=mef_rank, convexp_norm_bound=convexp_norm_bound,
-      residual_log_det=residual_log_det,
-      seed=_positive_int(seed, 'seed', 0),
-      dtype=_float_dtype(dtype), num_bins=num_bins,
-      prior_net=_choice(prior_net or coupling_net, COUPLING_NETS, 'prior_net'),
-      dequantize_distribution=_choice(dequantize_distribution,
-                                      DEQUANTIZATIONS,
-                                      'dequantize_distribution'),
-      dequantize_subflows=_positive_int(dequantize_subflows,
-                                        'dequantize_subflows'),
-      n_context=_positive_int(n_context, 'n_context'))
   build = _Builder(options)
   flow = multiscale.standard_normal_latent(LAYOUTS[options['layout']].build(
       build, shape))
   return model_lib.DequantizedFlow(flow, build.dequantizer(shape), num_bins,
                                    validate_args=validate_args)
+
+
+# The registry each kind of `make_layers` reads, and the `make_flow`
+# argument that names its entry.
+_KINDS = {'mixing': (MIXINGS, 'mixing'), 'transform': (MODEL_TYPES,
+                                                       'model_type')}
+
+
+def make_layers(kind, name, event_shape, **kwargs):
+  """The layers `make_flow` builds for one registered mixing or
+  transformation, at a step whose events are `event_shape`: a layer of one's
+  own, checked as the built-in ones are.
+
+  ```python
+  flows.register_mixing('channel_scale', build_channel_scale, '...')
+  [layer] = flows.make_layers('mixing', 'channel_scale', [4, 6, 3],
+                              dtype=tf.float64, seed=1)
+  ```
+
+  Args:
+    kind: `'mixing'` (a key of `MIXINGS`) or `'transform'` (of
+      `MODEL_TYPES`).
+    name: the registered name.
+    event_shape: `[H, W, C]` of the layers' events.
+    **kwargs: other `make_flow` arguments (`seed`, `dtype`,
+      `n_intermediate_channels`, ...), as the context's `options`.
+
+  Returns:
+    The list of bijectors, data to latent.
+  """
+  if kind not in _KINDS:
+    raise ValueError(f'make_layers: `kind` must be one of {tuple(_KINDS)}; '
+                     f'got {kind!r}.')
+  registry_of_kind, key = _KINDS[kind]
+  defaults = {n: p.default for n, p in
+              inspect.signature(make_flow).parameters.items()
+              if n not in ('image_shape', 'validate_args')}
+  unknown = sorted(set(kwargs) - set(defaults) - {key})
+  if unknown or key in kwargs:
+    raise ValueError(f'make_layers: takes `make_flow`\'s arguments but '
+                     f'`image_shape`, `validate_args` and `{key}` (`name`); '
+                     f'got {", ".join(unknown or [key])}.')
+  options = _options({**defaults, **kwargs, key: name})
+  shape = _check_shape(event_shape, 'make_layers', 'event_shape')
+  return getattr(_Builder(options), kind)(shape, kind)

@@ -26,6 +26,7 @@ from tfp_convexp.bijectors.internal import graph_events
 from tfp_convexp.bijectors.internal import image_events
 from tfp_convexp.flows import builder
 from tfp_convexp.flows import chain
+from tfp_convexp.flows import registry
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -53,15 +54,15 @@ def _graph_convexp(ctx):
 
 # name -> Choice(description, build(context) -> list of bijectors).
 GRAPH_MIXINGS = {
-    'none': builder.Choice('a fixed reversal of the features',
+    'none': registry.Choice('a fixed reversal of the features',
                            _reverse),
-    '1x1': builder.Choice('one free F x F matrix shared by all nodes (the '
+    '1x1': registry.Choice('one free F x F matrix shared by all nodes (the '
                           'graph 1x1)', _node_linear),
-    'graph_convexp': builder.Choice(
+    'graph_convexp': registry.Choice(
         'the graph 1x1, then the graph convolution exponential (the image '
         'side\'s convexp bundle on graphs)',
         lambda ctx: _node_linear(ctx) + _graph_convexp(ctx)),
-    'graph_convexp_only': builder.Choice(
+    'graph_convexp_only': registry.Choice(
         'the graph convolution exponential alone', _graph_convexp),
 }
 
