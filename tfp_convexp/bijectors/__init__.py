@@ -10,6 +10,7 @@ from tfp_convexp.bijectors.periodic import PeriodicConv
 from tfp_convexp.bijectors.woodbury import Woodbury
 from tfp_convexp.bijectors.graph_convolution_exponential import GraphConvolutionExponential
 from tfp_convexp.bijectors.actnorm import ActNorm
+from tfp_convexp.bijectors.class_conditional import ClassConditionalAffine
 from tfp_convexp.bijectors.graph_coupling import GraphAffineCoupling
 from tfp_convexp.bijectors.graph_nodes import GraphActNorm
 from tfp_convexp.bijectors.graph_nodes import NodeLinear

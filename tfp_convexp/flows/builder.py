@@ -147,15 +147,23 @@ class _Builder(object):
         layers += self.step((h, w, c), f'level{level}_step{i}')
       factor_out = 0
       last = level == len(o['n_subflows']) - 1
+      classes = o['num_classes']
       if not last and level >= o['first_split_level']:
         factor_out = c // 2
+        keep = c - factor_out
         if o['use_splitprior']:
-          keep = c - factor_out
           layers.append(bijectors.AffineCoupling(
               (h, w, c), conditioner=self.conditioner(keep, 2 * factor_out,
                                                       o['prior_net']),
               num_masked=keep, dtype=dtype,
               name=self.name(f'level{level}', 'split_prior')))
+        if classes:
+          layers.append(bijectors.ClassConditionalAffine(
+              (h, w, c), classes, first_channel=keep, dtype=dtype,
+              name=f'level{level}_class_prior'))
+      elif last and classes:  # the top prior, per class
+        layers.append(bijectors.ClassConditionalAffine(
+            (h, w, c), classes, dtype=dtype, name='top_prior'))
       elif last and o['learn_top']:
         layers.append(bijectors.ActNorm((h, w, c), data_init=False,
                                         dtype=dtype, name='top_prior'))
@@ -171,6 +179,10 @@ class _Builder(object):
                        f'same number of steps at every level and float32; got '
                        f'n_subflows={o["n_subflows"]} and '
                        f'{o["dtype"].name}.')
+    if o['num_classes']:
+      raise ValueError(f'make_flow: layout \'tfp_glow\' (tfb.Glow) has no '
+                       f'class-conditional priors; got '
+                       f'num_classes={o["num_classes"]}.')
     glow = tfp_glow.TFPGlow(
         shape, num_glow_blocks=len(o['n_subflows']),
         num_steps_per_block=steps.pop(),
@@ -340,7 +352,9 @@ def _options(args):
                                       'dequantize_distribution'),
       dequantize_subflows=_positive_int(a.dequantize_subflows,
                                         'dequantize_subflows'),
-      n_context=_positive_int(a.n_context, 'n_context'))
+      n_context=_positive_int(a.n_context, 'n_context'),
+      num_classes=None if a.num_classes is None else _positive_int(
+          a.num_classes, 'num_classes', 2))
 
 
 def make_flow(image_shape,
@@ -372,6 +386,7 @@ def make_flow(image_shape,
               dequantize_distribution='uniform',
               dequantize_subflows=4,
               n_context=32,
+              num_classes=None,
               seed=0,
               dtype=tf.float32,
               validate_args=True):
@@ -434,6 +449,12 @@ def make_flow(image_shape,
       one `mixing` layer, then `dequantize_subflows` times [conditional
       affine coupling, `mixing`], and a sigmoid; the couplings see an
       `n_context`-channel context network of `x`.
+    num_classes: `K >= 2` for a class-conditional flow (Glow's, Kingma &
+      Dhariwal 2018): the top prior and every factored-out half get a
+      learned per-class, per-channel affine map
+      (`bijectors.ClassConditionalAffine`, in place of `learn_top`'s), and
+      `log_prob`, `sample`, `encode` and `decode` take `label=`; None for
+      an unconditional flow.
     seed: int for all initialisations.
     dtype: floating dtype of the flow.
     validate_args: check pixel values on every call.
@@ -452,6 +473,7 @@ def make_flow(image_shape,
   flow = multiscale.standard_normal_latent(LAYOUTS[options['layout']].build(
       build, shape))
   return model_lib.DequantizedFlow(flow, build.dequantizer(shape), num_bins,
+                                   num_classes=num_classes,
                                    validate_args=validate_args)
 
 

@@ -40,6 +40,12 @@ class DequantizedFlow(tfd.Distribution):
   `N(0, T^2 I)`, decodes it and floors it to integer pixels (int32); `T`
   must be finite and >= 0.
 
+  A class-conditional model (`num_classes`, `make_flow(num_classes=K)`) is
+  a density `P(x | y)`: `log_prob(x, label=y)`, `sample(n, label=y)`,
+  `encode` and `decode` take the class (ints in `[0, K)`, one per image or
+  one for all), and `class_log_probs(x)` gives `log P(x | y)` for every
+  class at once.
+
   With `validate_args=True` (the default) pixel values are checked (in
   `[0, bins)`, whole numbers; also for NumPy float arrays, which are checked
   before they are cast), and `decode` refuses non-finite latents and
@@ -49,8 +55,8 @@ class DequantizedFlow(tfd.Distribution):
   `tf.Module`s, so `trainable_variables` covers everything.
   """
 
-  def __init__(self, flow, dequantizer, num_bins, validate_args=True,
-               name='dequantized_flow'):
+  def __init__(self, flow, dequantizer, num_bins, num_classes=None,
+               validate_args=True, name='dequantized_flow'):
     """Builds the distribution.
 
     Args:
@@ -58,6 +64,8 @@ class DequantizedFlow(tfd.Distribution):
         in `[0, num_bins)`, whose bijector is `tfb.Invert(MultiscaleFlow)`.
       dequantizer: a `UniformDequantizer` or `VariationalDequantizer`.
       num_bins: number of pixel levels.
+      num_classes: the number of labels of a class-conditional `flow` (its
+        layers take the `label` keyword); None for an unconditional one.
       validate_args: check pixel values (range, integrality) on every call.
       name: name scope.
     """
@@ -66,6 +74,7 @@ class DequantizedFlow(tfd.Distribution):
       self._flow = flow
       self._dequantizer = dequantizer
       self._num_bins = int(num_bins)
+      self._num_classes = num_classes
       self._image_shape = tuple(dequantizer.image_shape)
       self._float_dtype = dequantizer.dtype
       super().__init__(
@@ -101,6 +110,29 @@ class DequantizedFlow(tfd.Distribution):
   @property
   def image_shape(self):
     return self._image_shape
+
+  @property
+  def num_classes(self):
+    """The number of labels of a class-conditional model, else None."""
+    return self._num_classes
+
+  def _flow_kwargs(self, seed, label, what):
+    """The flow's keyword arguments: the seed, and the label of a
+    class-conditional model (which needs one; others take none)."""
+    kwargs = {'seed': seed}
+    if self._num_classes is None:
+      if label is not None:
+        raise ValueError(f'{self.name}: {what} got a `label`, but this model '
+                         f'is not class-conditional (make_flow(..., '
+                         f'num_classes=K) builds one).')
+      return kwargs
+    if label is None:
+      raise ValueError(f'{self.name}: this model is class-conditional '
+                       f'(num_classes={self._num_classes}); {what} needs '
+                       f'`label=` (ints in [0, {self._num_classes}), one per '
+                       f'image or one for all).')
+    kwargs['label'] = label  # checked by the class-conditional layers
+    return kwargs
 
   def _event_shape(self):
     return tf.TensorShape(self._image_shape)
@@ -173,8 +205,9 @@ class DequantizedFlow(tfd.Distribution):
     return super().log_prob(value, name=name, **kwargs)
 
   def _log_prob(self, x, seed=None, num_samples=1, base_noise=None,
-                samples_per_chunk=16):
+                samples_per_chunk=16, label=None):
     x = self._checked_images(x)
+    self._flow_kwargs(None, label, 'log_prob')  # checked before any work
     num_samples = self._checked_num_samples(num_samples)
     noise_seed, flow_seed = tfp.random.split_seed(
         tfp.random.sanitize_seed(seed, salt='dequantized_flow'), 2)
@@ -182,25 +215,26 @@ class DequantizedFlow(tfd.Distribution):
                num_samples > samples_per_chunk)
     if not chunked:
       weights = self._log_weights(x, num_samples, noise_seed, flow_seed,
-                                  base_noise)
+                                  base_noise, label)
       if isinstance(num_samples, int) and num_samples == 1:
         return weights[0]
       return tf.reduce_logsumexp(weights, axis=0) - tf.math.log(
           tf.cast(num_samples, weights.dtype))
     return self._chunked_log_mean_exp(x, num_samples, samples_per_chunk,
-                                      noise_seed, flow_seed)
+                                      noise_seed, flow_seed, label)
 
   def _log_weights(self, x, num_samples, noise_seed, flow_seed,
-                   base_noise=None):
+                   base_noise=None, label=None):
     """`log p(x + u_k) - log q(u_k | x)`, `[K, ...batch]`."""
     u, log_q = self._dequantizer.sample_and_log_prob(
         x, num_samples, noise_seed, base_noise=base_noise)
     log_p = self._flow.log_prob(
-        x + u, bijector_kwargs={'seed': flow_seed})
+        x + u, bijector_kwargs=self._flow_kwargs(flow_seed, label,
+                                                 'log_prob'))
     return log_p - log_q
 
   def _chunked_log_mean_exp(self, x, num_samples, chunk, noise_seed,
-                            flow_seed):
+                            flow_seed, label):
     """The importance-weighted bound over `num_samples` draws, `chunk` at a
     time with a running log-sum-exp: memory does not grow with the number
     of samples. Chunk `i` draws from seeds folded with `i`; the last chunk's
@@ -212,7 +246,7 @@ class DequantizedFlow(tfd.Distribution):
     def body(i, top, total):
       fold = tf.random.experimental.stateless_fold_in
       weights = self._log_weights(x, chunk, fold(noise_seed, i),
-                                  fold(flow_seed, i))
+                                  fold(flow_seed, i), label=label)
       index = i * chunk + tf.range(chunk)
       weights = tf.where(
           tf.reshape(index < num_samples,
@@ -229,6 +263,45 @@ class DequantizedFlow(tfd.Distribution):
          tf.zeros(batch, dtype)),
         maximum_iterations=chunks)
     return top + tf.math.log(total) - math.log(num_samples)
+
+  def class_log_probs(self, x, seed=None, num_samples=1):
+    """`log P(x | y)` (nats, the bound of `log_prob`) for every class `y`,
+    `[..., K]`, of a class-conditional model: every class sees the same
+    dequantization draws, so the comparison across classes has no noise of
+    its own. `argmax` over the last axis is the Bayes classifier under a
+    uniform class prior.
+
+    Args:
+      x: integer images `[..., H, W, C]`.
+      seed: stateless seed of the dequantization draws.
+      num_samples: importance samples, a Python int >= 1.
+    """
+    if self._num_classes is None:
+      raise ValueError(f'{self.name}: class_log_probs needs a '
+                       f'class-conditional model (make_flow(..., '
+                       f'num_classes=K)).')
+    x = self._checked_images(x)
+    num_samples = self._checked_num_samples(num_samples)
+    if not isinstance(num_samples, int):
+      raise TypeError(f'{self.name}: class_log_probs takes a Python int '
+                      f'num_samples; got {num_samples!r}.')
+    noise_seed, flow_seed = tfp.random.split_seed(
+        tfp.random.sanitize_seed(seed, salt='dequantized_flow'), 2)
+    u, log_q = self._dequantizer.sample_and_log_prob(x, num_samples,
+                                                     noise_seed)
+    batch_rank = len(x.shape) - 3
+    # Classes in front, then the samples and the batch: [K, S, ...].
+    label = tf.reshape(tf.range(self._num_classes),
+                       [self._num_classes] + [1] * (1 + batch_rank))
+    v = tf.broadcast_to(x + u, tf.concat([[self._num_classes], tf.shape(u)],
+                                         0))
+    log_p = self._flow.log_prob(
+        v, bijector_kwargs=self._flow_kwargs(flow_seed, label,
+                                             'class_log_probs'))
+    weights = log_p - log_q
+    bound = tf.reduce_logsumexp(weights, axis=1) - tf.math.log(
+        tf.cast(num_samples, weights.dtype))
+    return tf.transpose(bound, [*range(1, batch_rank + 1), 0])
 
   def _checked_num_samples(self, num_samples):
     """A count of importance samples: a Python int >= 1 (the bound's
@@ -249,20 +322,22 @@ class DequantizedFlow(tfd.Distribution):
         num_samples = tf.identity(num_samples)
     return num_samples
 
-  def _sample_n(self, n, seed=None, temperature=1.):
+  def _sample_n(self, n, seed=None, temperature=1., label=None):
     latent_seed, flow_seed = tfp.random.split_seed(
         tfp.random.sanitize_seed(seed, salt='dequantized_flow_sample'), 2)
     temperature = self._checked_temperature(temperature)
+    self._flow_kwargs(None, label, 'sample')  # checked before any work
     if tf.get_static_value(n) is None:  # a count given at run time
       with tf.control_dependencies([tf.debugging.assert_non_negative(
           n, message=f'{self.name}: the number of samples must be >= 0.')]):
         n = tf.identity(n)
     z = self._flow.distribution.sample(n, seed=latent_seed)
+    decode = lambda: self.decode(z * temperature, seed=flow_seed, label=label)
     if tf.get_static_value(n) is not None:
-      return self.decode(z * temperature, seed=flow_seed)
+      return decode()
     # A count known only at run time (a SavedModel signature) may be 0, which
     # oneDNN's convolutions answer with wrongly shaped tensors (`ops.conv2d`).
-    return tf.cond(n > 0, lambda: self.decode(z * temperature, seed=flow_seed),
+    return tf.cond(n > 0, decode,
                    lambda: tf.zeros([0, *self.image_shape], tf.int32))
 
   def _checked_temperature(self, temperature):
@@ -281,23 +356,27 @@ class DequantizedFlow(tfd.Distribution):
         temperature = tf.identity(temperature)
     return temperature
 
-  def encode(self, x, seed=None):
+  def encode(self, x, seed=None, label=None):
     """The latent `[..., D]` of integer images: of `x + u` with uniform
-    noise `u` drawn from `seed`, or of the bin centres `x + 1/2` without."""
+    noise `u` drawn from `seed`, or of the bin centres `x + 1/2` without.
+    A class-conditional model needs the images' `label`."""
     x = self._checked_images(x)
+    kwargs = self._flow_kwargs(_flow_seed(seed), label, 'encode')
     if seed is None:
       v = x + 0.5
     else:
       v = x + tf.random.stateless_uniform(tf.shape(x), seed, dtype=x.dtype)
-    return self.bijector.forward(v, seed=_flow_seed(seed))
+    return self.bijector.forward(v, **kwargs)
 
-  def decode(self, z, seed=None):
-    """Integer images (int32) from latents `[..., D]`."""
+  def decode(self, z, seed=None, label=None):
+    """Integer images (int32) from latents `[..., D]`; a class-conditional
+    model decodes them as images of class `label`."""
+    kwargs = self._flow_kwargs(_flow_seed(seed), label, 'decode')
     z = tf.convert_to_tensor(z, self._float_dtype)
     if self.validate_args:
       z = tf.debugging.assert_all_finite(
           z, f'{self.name}: decode: the latent has non-finite values.')
-    v = self.bijector.inverse(z, seed=_flow_seed(seed))
+    v = self.bijector.inverse(z, **kwargs)
     if self.validate_args:
       v = tf.debugging.assert_all_finite(
           v, f'{self.name}: decode: the flow\'s inverse gave non-finite '
@@ -312,7 +391,8 @@ def _flow_seed(seed):
       tf.constant([0, 0], tf.int32))
 
 
-def bits_per_dim(model, x, seed=None, num_samples=1, base_noise=None):
+def bits_per_dim(model, x, seed=None, num_samples=1, base_noise=None,
+                 label=None):
   """`-log2 P(x) / D` per image, for integer images `x`.
 
   Args:
@@ -323,12 +403,13 @@ def bits_per_dim(model, x, seed=None, num_samples=1, base_noise=None):
     num_samples: importance samples for a `DequantizedFlow`.
     base_noise: the dequantizer's base draws instead of `seed`'s (see
       `DequantizedFlow`).
+    label: the images' classes, for a class-conditional model.
   """
   x = tf.convert_to_tensor(x)
   dims = float(np.prod(x.shape[-3:]))
   if isinstance(model, DequantizedFlow):
     log_prob = model.log_prob(x, seed=seed, num_samples=num_samples,
-                              base_noise=base_noise)
+                              base_noise=base_noise, label=label)
   else:
     log_prob = model.log_prob(x)
   return -log_prob / (dims * math.log(2.))

@@ -48,7 +48,9 @@ class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
   Shapes are built from int32 tensors, so an unknown batch size works
   (unlike `tfb.Glow`, whose int64 reshapes fail with one). Layers that
   estimate their log-determinant with a Russian roulette get their own
-  stateless seed split off the `seed` keyword.
+  stateless seed split off the `seed` keyword; class-conditional layers
+  (`ClassConditionalAffine`) get the `label` keyword (ints, broadcast to the
+  batch shape).
 
   #### Example
 
@@ -115,9 +117,14 @@ class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
   def latent_size(self):
     return int(np.prod(self._image_shape))
 
-  def _level_kwargs(self, seed):
-    """Per level, the keyword arguments of each of its layers' calls."""
-    kwargs = iter(chain.call_kwargs(self._layers, 'MultiscaleFlow', seed=seed))
+  def _level_kwargs(self, seed, label, batch_shape):
+    """Per level, the keyword arguments of each of its layers' calls; the
+    label (class-conditional layers) broadcast to the batch and flattened
+    as the images are."""
+    if label is not None:
+      label = tf.reshape(tf.broadcast_to(label, batch_shape), [-1])
+    kwargs = iter(chain.call_kwargs(self._layers, 'MultiscaleFlow', seed=seed,
+                                    label=label))
     return [[next(kwargs) for _ in level.layers] for level in self._levels]
 
   def _check(self, x, event_shape, what):
@@ -130,14 +137,15 @@ class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
                        f'[..., {", ".join(map(str, event_shape))}]; got shape '
                        f'{shape}.')
 
-  def _forward_and_log_det(self, x, seed=None):
+  def _forward_and_log_det(self, x, seed=None, label=None):
     self._check(x, self._image_shape, 'images')
     batch_shape = tf.shape(x)[:-3]
     h = tf.reshape(x, [-1, *self._image_shape])
     ldj = tf.zeros(tf.shape(h)[:1], h.dtype)
     parts = []
-    for level, shape, kwargs in zip(self._levels, self._shapes,
-                                    self._level_kwargs(seed)):
+    for level, shape, kwargs in zip(
+        self._levels, self._shapes,
+        self._level_kwargs(seed, label, batch_shape)):
       h, ldj = chain.forward(level.layers, h, ldj, kwargs)
       if level.factor_out:
         keep = shape[-1] - level.factor_out
@@ -148,7 +156,7 @@ class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
     return (tf.reshape(z, tf.concat([batch_shape, [self.latent_size]], 0)),
             tf.reshape(ldj, batch_shape))
 
-  def _inverse_and_log_det(self, z, seed=None):
+  def _inverse_and_log_det(self, z, seed=None, label=None):
     self._check(z, [self.latent_size], 'latent vectors')
     batch_shape = tf.shape(z)[:-1]
     z = tf.reshape(z, [-1, self.latent_size])
@@ -161,7 +169,8 @@ class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
                                  last[-1] - self._levels[-1].factor_out])
     ildj = tf.zeros(tf.shape(z)[:1], z.dtype)
     for level, shape, kwargs in zip(self._levels[::-1], self._shapes[::-1],
-                                    self._level_kwargs(seed)[::-1]):
+                                    self._level_kwargs(seed, label,
+                                                       batch_shape)[::-1]):
       if level.factor_out:
         out = tf.reshape(parts.pop(), [-1, *shape[:-1], level.factor_out])
         h = tf.concat([h, out], axis=-1)
