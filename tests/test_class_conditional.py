@@ -1,14 +1,22 @@
 """Class-conditional flows: `ClassConditionalAffine` through the oracle, and
 `make_flow(num_classes=K)` models keyed by a label."""
 
+import json
+import os
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfp_convexp import bijectors
+from tfp_convexp import data
 from tfp_convexp import flows
+from train import images as image_lib
+from train import run_config
 
 import oracle
+import programs
 
 SHAPE = [3, 5, 4]
 TINY = dict(n_subflows=1, coupling_net='plain', n_intermediate_channels=8,
@@ -148,3 +156,85 @@ def test_labels_are_required_or_refused():
     flows.make_flow([8, 8, 1], num_classes=1, **TINY)
   with pytest.raises(ValueError, match='has no class-conditional priors'):
     flows.make_flow([8, 8, 1], num_classes=3, layout='tfp_glow')
+
+
+def test_labels_of_the_data_sets(tmp_path):
+  labels, names = data.load_labels('digits', 'test')
+  images = data.load_images('digits', 'test')[0]
+  assert names == tuple('0123456789') and labels.shape == (len(images),)
+  train = data.load_labels('digits', 'train')[0]
+  assert np.bincount(train).min() >= 135  # every digit, about evenly
+  # A folder: one subfolder per class, the split of its images.
+  for name, count in (('cat', 12), ('dog', 9)):
+    programs.write_pngs(str(tmp_path / 'pets' / name), [(4, 4, 3)] * count)
+  folder = str(tmp_path / 'pets')
+  for split in ('train', 'test'):
+    labels, names = data.load_labels('folder', split, folder=folder)
+    images, _ = data.load_images('folder', split, folder=folder)
+    paths = sorted(str(p) for p in (tmp_path / 'pets').rglob('*.png'))
+    want = [p.split(os.sep)[-2] for i, p in enumerate(paths)
+            if (i % 10 == 9) == (split == 'test')]
+    assert names == ('cat', 'dog') and len(labels) == len(images)
+    assert [names[l] for l in labels] == want
+  programs.write_pngs(str(tmp_path / 'pets'), [(4, 4, 3)])  # a loose image
+  with pytest.raises(ValueError, match='one subfolder per class, but .*'
+                     '000.png'):
+    data.load_labels('folder', 'train', folder=folder)
+  programs.write_pngs(str(tmp_path / 'one' / 'cat'), [(4, 4, 3)] * 3)
+  with pytest.raises(ValueError, match=r'holds one class \(cat\)'):
+    data.load_labels('folder', 'train', folder=str(tmp_path / 'one'))
+  with pytest.raises(ValueError, match='--dataset=photos has no labels'):
+    data.load_labels('photos', 'train')
+
+
+def test_labels_of_tfds_sets_through_mock_data():
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  with tfds.testing.mock_data(num_examples=5):
+    for name, classes in (('mnist', 10), ('cifar10', 10)):
+      labels, names = data.load_labels(name, 'test')
+      assert labels.shape == (5,) and len(names) == classes
+      assert labels.min() >= 0 and labels.max() < classes
+    with pytest.raises(ValueError, match='has no class label feature'):
+      data.load_labels('downsampled_imagenet/32x32', 'test')
+
+
+@pytest.mark.slow
+def test_the_program_trains_evaluates_samples_and_exports_a_conditional_run(
+    tmp_path):
+  work, export_dir = str(tmp_path / 'run'), str(tmp_path / 'export')
+  programs.call('train', f'--workdir={work}', '--conditional',
+                '--max_steps=2', *programs.TINY, '--num_grid_samples=25')
+  config = json.load(open(os.path.join(work, 'config.json')))
+  assert config['model']['num_classes'] == 10
+  # 25 samples: one row per digit, the two full columns.
+  grid = tf.io.decode_png(tf.io.read_file(
+      os.path.join(work, 'samples_0000002.png')))
+  tile = image_lib.MIN_TILE + image_lib.GAP
+  assert grid.shape[:2] == (10 * tile + image_lib.GAP, 2 * tile + image_lib.GAP)
+  out = programs.call('train.evaluate', f'--workdir={work}', '--num_samples=1',
+                      '--nojit_compile').stdout
+  assert re.search(r'test accuracy of the Bayes classifier argmax_y P\(x \| y\) '
+                   r'at step 2: 0\.\d{4} \+- 0\.\d{4}', out)
+  result = json.load(open(os.path.join(work, 'eval.json')))
+  assert 0. <= result['bayes_classifier_accuracy'] <= 1.
+  # Resuming without --conditional is another model.
+  proc = programs.call('train', f'--workdir={work}', '--max_steps=3',
+                       *programs.TINY, check=False)
+  assert proc.returncode == 2 and 'model.num_classes: 10 -> None' in proc.stderr
+
+  programs.call('train.export', f'--workdir={work}',
+                f'--export_dir={export_dir}')
+  loaded = tf.saved_model.load(export_dir)
+  _, model, _ = run_config.restore(work)
+  x = np.random.default_rng(0).integers(0, 17, (3, 8, 8, 1)).astype(np.int32)
+  label = np.array([1, 2, 3], np.int32)
+  np.testing.assert_allclose(
+      loaded.log_prob(x, label).numpy(),
+      model.log_prob(x, label=label, seed=tf.constant([0, 0])).numpy(),
+      rtol=1e-5)
+  z = loaded.encode(x, label)
+  np.testing.assert_array_equal(loaded.decode(z, label).numpy(), x)
+  assert loaded.sample(tf.constant(4), tf.constant(1.), tf.constant([1, 2]),
+                       tf.constant([7])).shape == (4, 8, 8, 1)
+  assert set(loaded.signatures['log_prob'].structured_input_signature[1]) == {
+      'x', 'label'}

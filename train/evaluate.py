@@ -102,6 +102,16 @@ def main(argv):
               f'num_{task.examples}': len(split), 'num_samples': num_samples,
               task.metric: mean, 'standard_error': stderr,
               'seconds': round(time.time() - start, 1)}
+    accuracy = ''
+    if config['model'].get('num_classes'):
+      correct, stderr_correct = evaluation.SplitMean(
+          task.classification(model, num_samples), FLAGS.jit_compile)(
+              split.arrays, FLAGS.batch_size, FLAGS.seed)
+      result.update(bayes_classifier_accuracy=correct,
+                    bayes_classifier_standard_error=stderr_correct)
+      accuracy = (f'\n{FLAGS.split} accuracy of the Bayes classifier argmax_y '
+                  f'P(x | y) at step {step}: {correct:.4f} +- '
+                  f'{stderr_correct:.4f}')
     truth = ''
     if split.truth is not None:
       result[f'true_{task.metric}'] = float(split.truth.mean())
@@ -110,7 +120,7 @@ def main(argv):
     print(f'{FLAGS.split} {task.unit} at step {step}: {mean:.4f} +- '
           f'{stderr:.4f} ({examples}'
           f'{f", {num_samples} importance samples" if sampled else ""}'
-          f'{truth})', flush=True)
+          f'{truth}){accuracy}', flush=True)
     path = os.path.join(FLAGS.workdir, 'eval.json')
     try:
       workdir_lib.write_json(path, result)

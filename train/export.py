@@ -46,23 +46,26 @@ FLAGS = flags.FLAGS
 IMAGE_DTYPES = (tf.uint8, tf.int32, tf.int64, tf.float32, tf.float64)
 
 
-def _for_every_image_dtype(function, image_shape, model):
-  """`function` (of int32 images, traced once) for every `IMAGE_DTYPES`:
-  other dtypes go through the model's own check of pixel values (whole
-  numbers in [0, bins)) before the cast."""
+def _for_every_image_dtype(function, image_shape, model, labels=()):
+  """`function` (of int32 images, traced once; then `labels`' inputs) for
+  every `IMAGE_DTYPES`: other dtypes go through the model's own check of
+  pixel values (whole numbers in [0, bins)) before the cast."""
 
   @tf.function
-  def checked(x):
-    return function(x if x.dtype == tf.int32 else model.integer_images(x))
+  def checked(x, *rest):
+    return function(x if x.dtype == tf.int32 else model.integer_images(x),
+                    *rest)
 
   for dtype in IMAGE_DTYPES:
     checked.get_concrete_function(tf.TensorSpec([None, *image_shape], dtype,
-                                                name='x'))
+                                                name='x'), *labels)
   return checked
 
 
 class Exported(tf.Module):
-  """The model's tf.functions, with fixed signatures."""
+  """The model's tf.functions, with fixed signatures; a class-conditional
+  model's take one more input, `label` (int32 `[None]`: one per image, or
+  one for all)."""
 
   def __init__(self, model, image_shape):
     super().__init__()
@@ -70,34 +73,50 @@ class Exported(tf.Module):
     images = tf.TensorSpec([None, *image_shape], tf.int32, name='x')
     latents = tf.TensorSpec([None, int(np.prod(image_shape))], tf.float32,
                             name='z')
+    labelled = bool(model.num_classes)
+    labels = [tf.TensorSpec([None], tf.int32, name='label')] if labelled else []
 
-    @tf.function(input_signature=[images])
-    def log_prob(x):
-      return model.log_prob(x, seed=tf.constant([0, 0]))
+    def unpacked(fn):
+      """`fn(inputs..., label)` of the signature's inputs (the last is the
+      label of a class-conditional model; a vector of one broadcasts)."""
+      if not labelled:
+        return lambda *args: fn(*args, None)
+      return fn
 
-    @tf.function(input_signature=[images])
-    def bits_per_dim(x):
-      return flows.bits_per_dim(model, x, seed=tf.constant([0, 0]))
+    @tf.function(input_signature=[images, *labels])
+    @unpacked
+    def log_prob(x, label):
+      return model.log_prob(x, seed=tf.constant([0, 0]), label=label)
+
+    @tf.function(input_signature=[images, *labels])
+    @unpacked
+    def bits_per_dim(x, label):
+      return flows.bits_per_dim(model, x, seed=tf.constant([0, 0]),
+                                label=label)
 
     @tf.function(input_signature=[
         tf.TensorSpec([], tf.int32, name='n'),
         tf.TensorSpec([], tf.float32, name='temperature'),
-        tf.TensorSpec([2], tf.int32, name='seed')])
-    def sample(n, temperature, seed):
-      return model.sample(n, seed=seed, temperature=temperature)
+        tf.TensorSpec([2], tf.int32, name='seed'), *labels])
+    @unpacked
+    def sample(n, temperature, seed, label):
+      return model.sample(n, seed=seed, temperature=temperature, label=label)
 
-    @tf.function(input_signature=[images])
-    def encode(x):
-      return model.encode(x)
+    @tf.function(input_signature=[images, *labels])
+    @unpacked
+    def encode(x, label):
+      return model.encode(x, label=label)
 
-    @tf.function(input_signature=[latents])
-    def decode(z):
-      return model.decode(z)
+    @tf.function(input_signature=[latents, *labels])
+    @unpacked
+    def decode(z, label):
+      return model.decode(z, label=label)
 
-    self.log_prob = _for_every_image_dtype(log_prob, image_shape, model)
+    self.log_prob = _for_every_image_dtype(log_prob, image_shape, model,
+                                           labels)
     self.bits_per_dim = _for_every_image_dtype(bits_per_dim, image_shape,
-                                               model)
-    self.encode = _for_every_image_dtype(encode, image_shape, model)
+                                               model, labels)
+    self.encode = _for_every_image_dtype(encode, image_shape, model, labels)
     self.sample, self.decode = sample, decode
 
 
@@ -165,8 +184,10 @@ def export(model, config, export_dir):
   else:
     module = Exported(model, shape)
     # The serving signatures take int32 images.
-    images = tf.TensorSpec([None, *shape], tf.int32, name='x')
-    signatures = {name: getattr(module, name).get_concrete_function(images)
+    inputs = [tf.TensorSpec([None, *shape], tf.int32, name='x')]
+    if model.num_classes:
+      inputs.append(tf.TensorSpec([None], tf.int32, name='label'))
+    signatures = {name: getattr(module, name).get_concrete_function(*inputs)
                   for name in ('log_prob', 'bits_per_dim', 'encode')}
     signatures.update(sample=module.sample, decode=module.decode)
   tf.saved_model.save(module, export_dir, signatures=signatures)

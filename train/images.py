@@ -10,13 +10,14 @@ GAP = 4        # pixels between tiles and around the grid
 GAP_VALUE = 128  # a mid grey, apart from black backgrounds and white strokes
 
 
-def grid(images, num_bins):
+def grid(images, num_bins, columns=None):
   """`uint8 [rows * H' + gaps, cols * W' + gaps, C]` of integer images in
-  `[0, num_bins)`, each enlarged to at least `MIN_TILE` pixels on its short
-  side and separated from the others by `GAP` grey pixels."""
+  `[0, num_bins)`, row by row (`columns` to a row; default about square),
+  each enlarged to at least `MIN_TILE` pixels on its short side and
+  separated from the others by `GAP` grey pixels."""
   images = np.asarray(images)
   n, h, w, c = images.shape
-  cols = int(math.ceil(math.sqrt(n)))
+  cols = columns or int(math.ceil(math.sqrt(n)))
   rows = int(math.ceil(n / cols))
   scale = max(1, int(math.ceil(MIN_TILE / min(h, w))))
   th, tw = h * scale, w * scale

@@ -384,6 +384,12 @@ def define_model_flags():
                        lower_bound=1)
   flags.DEFINE_integer('n_context', None, 'Channels of the dequantization '
                        'context network.', lower_bound=1)
+  flags.DEFINE_boolean('conditional', False, 'A class-conditional image '
+                       'flow (make_flow\'s num_classes): trained on the data '
+                       'set\'s labels (digits; folder: one subfolder per '
+                       'class; tensorflow-datasets sets with a label), its '
+                       'sample grids one row per class, its evaluation also '
+                       'the Bayes classifier\'s accuracy.')
   flags.DEFINE_float('convexp_norm_bound', None,
                      'Certified norm bound of the convolution exponentials.')
   flags.DEFINE_alias('convexp_coeff', 'convexp_norm_bound')  # the papers' name
@@ -457,6 +463,8 @@ def _config_from_flags():
                      f'does not read --{", --".join(unread)}; its model '
                      f'flags are --{", --".join(TASK_MODEL_FLAGS[task])}.')
   if task == 'graphs':
+    if FLAGS.conditional:
+      raise UsageError('--conditional: graph runs have no class labels.')
     return _graph_config(dataset)
   try:
     image_shape, num_bins = data.image_shape_and_bins(
@@ -483,6 +491,13 @@ def _config_from_flags():
     raise UsageError(f'--n_subflows gives {len(model["n_subflows"])} levels '
                      f'but --n_levels={model["n_levels"]}.')
   model['num_bins'] = num_bins
+  if FLAGS.conditional:
+    try:
+      _, classes = data.load_labels(dataset, 'train', FLAGS.data_dir,
+                                    FLAGS.image_folder)
+    except ValueError as e:
+      raise UsageError(f'--conditional: {e}') from e
+    model['num_classes'] = len(classes)
   if 'seed' in FLAGS:  # the training program's --seed initialises the weights
     model['seed'] = FLAGS.seed
   return dict(dataset=dataset, data_dir=FLAGS.data_dir,

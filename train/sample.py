@@ -79,7 +79,8 @@ def main(argv):
         batch = task.sample(
             model, None if split is None else split.rows(first, last),
             last - first,
-            [FLAGS.seed, first // FLAGS.batch_size], FLAGS.temperature)
+            [FLAGS.seed, first // FLAGS.batch_size], FLAGS.temperature,
+            first=first)
         if written is not None:
           written[first:first + len(batch)] = batch
         shown.append(batch[:max(0, MAX_GRID - first)])

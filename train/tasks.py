@@ -12,6 +12,7 @@ import dataclasses
 import math
 
 import numpy as np
+import tensorflow as tf
 
 from tfp_convexp import data
 from tfp_convexp import flows
@@ -59,16 +60,28 @@ class ImageTask(object):
     return flows.make_flow(config['image_shape'], **config['model'])
 
   def load(self, config, split):
-    images, _ = data.load_images(config['dataset'], split,
-                                 config.get('data_dir'),
-                                 config.get('image_folder'))
-    return Split((images,))
+    """The images, and for a class-conditional model their labels."""
+    where = (config['dataset'], split, config.get('data_dir'),
+             config.get('image_folder'))
+    images, _ = data.load_images(*where)
+    classes = config['model'].get('num_classes')
+    if not classes:
+      return Split((images,))
+    labels, names = data.load_labels(*where)
+    if len(names) != classes or len(labels) != len(images):
+      raise UsageError(f'the {split} split of --dataset={config["dataset"]} '
+                       f'has {len(images)} images and {len(labels)} labels '
+                       f'of {len(names)} classes; the run models '
+                       f'{classes} classes.')
+    return Split((images, labels))
 
   def describe(self, config):
     model = config['model']
     shape = tuple(config['image_shape'])
     what = (model['layout'] if model['layout'] != 'multiscale' else
             f'{model["mixing"]}, {model["model_type"]}')
+    if model.get('num_classes'):
+      what += f', conditional on {model["num_classes"]} classes'
     return f'{shape}, {model["num_bins"]} levels', what
 
   def training_batches(self, model, split, global_batch, seed, start_step,
@@ -78,31 +91,64 @@ class ImageTask(object):
         model.dequantizer.base_noise_kind, input_context, augmentation)
 
   def loss(self, model, batch, seed):
-    """Per-example metric of a training batch `(images, noise)`."""
-    images, noise = batch
-    return flows.bits_per_dim(model, images, seed=seed,
-                              base_noise=noise[None])
+    """Per-example metric of a training batch `(images[, labels], noise)`."""
+    *arrays, noise = batch
+    return flows.bits_per_dim(model, arrays[0], seed=seed,
+                              base_noise=noise[None], label=_label(arrays))
 
   def initialise(self, model, batch):
-    images, noise = batch
-    model.log_prob(images, seed=[0, 0], base_noise=noise[None])
+    *arrays, noise = batch
+    model.log_prob(arrays[0], seed=[0, 0], base_noise=noise[None],
+                   label=_label(arrays))
 
   def evaluation(self, model, num_samples):
     """`f(arrays, seed)`: per-example metric of an evaluation batch."""
     return lambda arrays, seed: flows.bits_per_dim(
-        model, arrays[0], seed=seed, num_samples=num_samples)
+        model, arrays[0], seed=seed, num_samples=num_samples,
+        label=_label(arrays))
 
-  def sample(self, model, split, num, seed, temperature):
+  def classification(self, model, num_samples):
+    """`f(arrays, seed)`: 1 where the Bayes classifier `argmax_y P(x | y)`
+    of a class-conditional model names an image's label, else 0."""
+    def correct(arrays, seed):
+      table = model.class_log_probs(arrays[0], seed=seed,
+                                    num_samples=num_samples)
+      guess = tf.argmax(table, axis=-1, output_type=arrays[1].dtype)
+      return tf.cast(tf.equal(guess, arrays[1]), tf.float32)
+    return correct
+
+  def sample(self, model, split, num, seed, temperature, first=0):
+    """`num` samples; a class-conditional model's sample `first + i` is of
+    class `(first + i) mod K`."""
     del split  # images need no condition
-    return model.sample(num, seed=seed, temperature=temperature).numpy()
+    label = None
+    if model.num_classes:
+      label = (first + np.arange(num)) % model.num_classes
+    return model.sample(num, seed=seed, temperature=temperature,
+                        label=label).numpy()
 
   def picture(self, config, samples, split):
+    """A grid of samples; of a class-conditional model, one row per class
+    (sample `i` is of class `i mod K`) and the columns that are full."""
     del split
-    return image_lib.grid(samples, config['model']['num_bins'])
+    bins, classes = config['model']['num_bins'], config['model'].get(
+        'num_classes')
+    if not classes:
+      return image_lib.grid(samples, bins)
+    rows = min(classes, len(samples))
+    cols = len(samples) // rows
+    by_class = [samples[col * rows + row] for row in range(rows)
+                for col in range(cols)]
+    return image_lib.grid(by_class, bins, columns=cols)
 
   def baseline(self, config):
     """A reference line of the metric's plot: `(value, label)`."""
     return math.log2(config['model']['num_bins']), 'uniform model'
+
+
+def _label(arrays):
+  """The labels of a batch's arrays `(images[, labels])`, or None."""
+  return arrays[1] if len(arrays) > 1 else None
 
 
 class GraphTask(object):
@@ -155,8 +201,10 @@ class GraphTask(object):
     del num_samples  # exact
     return lambda arrays, seed: flows.nats_per_node(model, *arrays)
 
-  def sample(self, model, split, num, seed, temperature):
-    """One sample for each of the first `num` graphs of `split`."""
+  def sample(self, model, split, num, seed, temperature, first=0):
+    """One sample for each of the first `num` graphs of `split` (which
+    starts at graph `first`)."""
+    del first
     _, adjacency, mask = (a[:num] for a in split.arrays)
     return model.sample(seed=seed, adjacency=adjacency, node_mask=mask,
                         temperature=temperature).numpy()

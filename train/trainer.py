@@ -171,7 +171,8 @@ UsageError = run_config.UsageError
 PROGRESS_FILE = 'progress.json'
 
 HELP_GROUPS = {
-    'model': ['model', *run_config.MODEL_FLAGS, run_config.IMPORT_FLAG],
+    'model': ['model', *run_config.MODEL_FLAGS, 'conditional',
+              run_config.IMPORT_FLAG],
     'data': ['dataset', 'data_dir', 'image_folder'],
     'training': ['epochs', 'max_steps', 'batch_size', 'lr', 'warmup',
                  'warmup_shape', 'lr_decay', 'optimizer', 'beta_2',

@@ -12,3 +12,4 @@ from tfp_convexp.data.sources import TFDS_SETS
 from tfp_convexp.data.sources import folder_images
 from tfp_convexp.data.sources import image_shape_and_bins
 from tfp_convexp.data.sources import load_images
+from tfp_convexp.data.sources import load_labels

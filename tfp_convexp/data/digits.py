@@ -25,11 +25,13 @@ def load_digits():
     return data['images'][..., None], data['labels'].astype(np.int64)
 
 
-def digits_split(split):
-  """A fixed split: `'train'` (1,500 images) or `'test'` (297 images)."""
+def digits_split(split, labels=False):
+  """A fixed split: `'train'` (1,500 images) or `'test'` (297 images); with
+  `labels`, `(images, labels)`, the digit each image shows."""
   if split not in ('train', 'test'):
     raise ValueError(f"split must be 'train' or 'test'; got {split!r}.")
-  images, _ = load_digits()
+  images, digit = load_digits()
   order = np.random.default_rng(0).permutation(len(images))
-  index = order[-_TEST_SIZE:] if split == 'test' else order[:-_TEST_SIZE]
-  return images[np.sort(index)]
+  index = np.sort(order[-_TEST_SIZE:] if split == 'test' else
+                  order[:-_TEST_SIZE])
+  return (images[index], digit[index]) if labels else images[index]

@@ -19,8 +19,8 @@ from tfp_convexp.data import digits
 from tfp_convexp.data import photos
 from tfp_convexp.data import records
 
-__all__ = ['TFDS_SETS', 'DATASETS', 'load_images', 'folder_images',
-           'image_shape_and_bins']
+__all__ = ['TFDS_SETS', 'DATASETS', 'load_images', 'load_labels',
+           'folder_images', 'image_shape_and_bins']
 
 # tensorflow-datasets name -> (train split, test split). The papers'
 # "ImageNet 32x32 / 64x64" are the downsampled ImageNet of van den Oord et
@@ -62,6 +62,20 @@ _MODE_CHANNELS = {'1': 1, 'L': 1, 'LA': 2, 'RGB': 3, 'RGBA': 4, 'P': 3,
                   'PA': 4, 'CMYK': 4, 'YCbCr': 3}
 
 
+def _image_paths(folder):
+  """The image files under `folder`, sorted: the folder set's order."""
+  if not folder or not os.path.isdir(folder):
+    raise ValueError(f'image folder {folder!r} does not exist or is not a '
+                     f'directory.')
+  paths = sorted(
+      os.path.join(root, f) for root, _, files in os.walk(folder)
+      for f in files if f.lower().endswith(IMAGE_EXTENSIONS))
+  if not paths:
+    raise ValueError(f'image folder {folder!r} holds no {"/".join(IMAGE_EXTENSIONS)} '
+                     f'files.')
+  return paths
+
+
 def folder_images(folder):
   """All PNG/JPEG images under `folder` (sorted paths), as `ImageRecords`
   (`records.py`): read when used, not now.
@@ -72,15 +86,7 @@ def folder_images(folder):
   missing or empty.
   """
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  if not folder or not os.path.isdir(folder):
-    raise ValueError(f'image folder {folder!r} does not exist or is not a '
-                     f'directory.')
-  paths = sorted(
-      os.path.join(root, f) for root, _, files in os.walk(folder)
-      for f in files if f.lower().endswith(IMAGE_EXTENSIONS))
-  if not paths:
-    raise ValueError(f'image folder {folder!r} holds no {"/".join(IMAGE_EXTENSIONS)} '
-                     f'files.')
+  paths = _image_paths(folder)
   first = None
   for path in paths:
     with open(path, 'rb') as f:
@@ -141,6 +147,68 @@ def load_images(name, split, data_dir=None, folder=None):
     raise ValueError(f'unknown dataset {name!r}; expected one of {DATASETS}.')
   tfds_split = TFDS_SETS[name][0 if split == 'train' else 1]
   return tfds_images(name, tfds_split, data_dir), 256
+
+
+def load_labels(name, split, data_dir=None, folder=None):
+  """`(labels int64 [N], class_names)` of a named set's split, in the order
+  of `load_images`' images: the digits' digit, a tensorflow-datasets set's
+  `label` feature, a folder's subfolder (one per class).
+
+  Raises:
+    ValueError: the set has no labels (the photos, tensorflow-datasets sets
+      without a `label` feature, images directly in the folder).
+  """
+  split = _split_name(split)
+  if name == 'digits':
+    return digits.digits_split(split, labels=True)[1], tuple('0123456789')
+  if name == 'folder':
+    return _folder_labels(folder, split)
+  if name not in TFDS_SETS:
+    raise ValueError(f'--dataset={name} has no labels; class labels come '
+                     f'with digits, folder (one subfolder per class) and '
+                     f'the tensorflow-datasets sets that have a `label` '
+                     f'feature.')
+  return _tfds_labels(name, TFDS_SETS[name][0 if split == 'train' else 1],
+                      data_dir)
+
+
+def _folder_labels(folder, split):
+  """A folder's classes: the subfolder under `folder` each image is in."""
+  root = os.path.abspath(folder)
+  parts = [os.path.relpath(p, root).split(os.sep) for p in _image_paths(folder)]
+  loose = [os.path.join(folder, *p) for p in parts if len(p) == 1]
+  if loose:
+    raise ValueError(f'image folder {folder!r}: class labels come from one '
+                     f'subfolder per class, but {loose[0]} (and '
+                     f'{len(loose) - 1} more) lie in the folder itself.')
+  names = tuple(sorted({p[0] for p in parts}))
+  if len(names) < 2:
+    raise ValueError(f'image folder {folder!r} holds one class ({names[0]}); '
+                     f'a class-conditional model needs at least two '
+                     f'subfolders.')
+  labels = np.array([names.index(p[0]) for p in parts], np.int64)
+  # The split of `folder_images(...).every_tenth`: the 10th, 20th, ... test.
+  test = np.zeros(len(labels), bool)
+  test[9::10] = True
+  return labels[test if split == 'test' else ~test], names
+
+
+def _tfds_labels(name, split, data_dir):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  with _quieter('absl', logging.ERROR):
+    builder = tfds.builder(name, data_dir=data_dir)
+  features = builder.info.features
+  feature = features['label'] if 'label' in features.keys() else None
+  if not hasattr(feature, 'names'):
+    raise ValueError(f'tensorflow-datasets set {name!r} has no class label '
+                     f'feature.')
+  decoders = None if _mocked(builder) else {
+      'image': tfds.decode.SkipDecoding()}  # the labels alone
+  data = builder.as_dataset(split=split, shuffle_files=False,
+                            decoders=decoders)
+  labels = np.concatenate([np.asarray(batch) for batch in tfds.as_numpy(
+      data.map(lambda e: e['label']).batch(65536))] or [np.zeros([0])])
+  return labels.astype(np.int64), tuple(feature.names)
 
 
 def tfds_images(name, split, data_dir=None):
