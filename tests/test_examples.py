@@ -69,3 +69,15 @@ def test_own_layer(tmp_path):
               f'--out={out}')
   assert 'done: 2 steps' in text
   assert 'wrote' in text and _png_shape(out)[2] in (1, 3)
+
+
+@pytest.mark.slow
+def test_class_conditional_digits(tmp_path):
+  out = str(tmp_path / 'digits.png')
+  text = _run('class_conditional_digits.py', '--train_steps=2',
+              '--n_subflows=1', '--width=8', '--samples_per_digit=1',
+              f'--out={out}')
+  assert np.isfinite(float(re.search(r'given the digit: (\S+)', text)[1]))
+  right = int(re.search(r'accuracy \S+ \((\d+) right\)', text)[1])
+  assert 0 <= right <= 297
+  assert _png_shape(out)[2] in (3, 4)
