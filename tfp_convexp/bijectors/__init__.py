@@ -21,3 +21,27 @@ from tfp_convexp.bijectors.residual_flow import ResidualFlowBlock
 from tfp_convexp.bijectors.matrix_exponential_coupling import MatrixExponentialCoupling
 from tfp_convexp.bijectors.variables import perturb_variables
 from tfp_convexp.bijectors.variables import project_variables
+
+__all__ = [
+    'ConvolutionExponential',
+    'recording_terms',
+    'Squeeze',
+    'Conv1x1',
+    'MatrixExponential1x1',
+    'EmergingConv',
+    'PeriodicConv',
+    'Woodbury',
+    'GraphConvolutionExponential',
+    'ActNorm',
+    'ClassConditionalAffine',
+    'GraphAffineCoupling',
+    'GraphActNorm',
+    'NodeLinear',
+    'AffineCoupling',
+    'ConvolutionalSylvester',
+    'GeneralizedSylvester',
+    'ResidualFlowBlock',
+    'MatrixExponentialCoupling',
+    'perturb_variables',
+    'project_variables',
+]

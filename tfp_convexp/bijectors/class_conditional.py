@@ -13,17 +13,16 @@ class ClassConditionalAffine(base.ImageBijector):
   r"""A learned affine map of the last channels, chosen by a class label.
 
   For an image `x` (`[H, W, C]`) of class `y` in `{0, ..., K-1}`, on the
-  channels from `first_channel` on (the others pass through):
+  channels from `first_channel` on (the others pass through), with
+  $\mu$ = `loc` and $s$ = `log_scale`:
 
-  ```none
-  forward:  z[i, j, c] = (x[i, j, c] + loc[y, c]) * exp(log_scale[y, c])
-  inverse:  x[i, j, c] = z[i, j, c] * exp(-log_scale[y, c]) - loc[y, c]
-  log-det:  H * W * sum_c log_scale[y, c]
-  ```
+  $$\text{forward:} \quad z_{ijc} = (x_{ijc} + \mu_{yc})\, e^{s_{yc}}$$
+  $$\text{inverse:} \quad x_{ijc} = z_{ijc}\, e^{-s_{yc}} - \mu_{yc}$$
+  $$\text{log-det:} \quad H\,W \sum_c s_{yc}$$
 
   `loc` and `log_scale` start at zero (the identity). At the end of a
   multiscale flow's last level it makes the top prior class-conditional
-  (`N(-loc[y], exp(-log_scale[y]))^2` per channel of the latent), and after
+  (the latent is `N(-loc[y], exp(-log_scale[y])^2)` per channel), and after
   a learned split prior it does the same for the factored-out channels: the
   class-conditional priors of Glow [1] (its `ycond`), learned per class and
   channel. The label is a keyword of every call, `label` (ints of the
@@ -80,10 +79,12 @@ class ClassConditionalAffine(base.ImageBijector):
 
   @property
   def num_classes(self):
+    """`K`, the number of labels."""
     return self._num_classes
 
   @property
   def first_channel(self):
+    """The first of the channels the layer maps."""
     return self._first
 
   @property

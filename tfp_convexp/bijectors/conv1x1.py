@@ -118,6 +118,7 @@ class Conv1x1(channel_linear.ChannelLinear):
 
   @property
   def parameterization(self):
+    """`'plain'`, `'lu'`, `'qr'` or `'householder'`."""
     return self._parameterization
 
   def _triangular(self):

@@ -43,11 +43,11 @@ class ConvolutionExponential(base.ImageBijector):
   (`[k, k, C, C]`, NHWC, zero or circular padding). Then, on events
   `x` of shape `[H, W, C]`,
 
-  ```none
-  forward:   z = exp(M) x = sum_{k>=0} M^k x / k!
-  inverse:   x = exp(-M) z                  (the same series with -K)
-  log-det:   log|det dz/dx| = trace(M) = H * W * trace(K[centre])
-  ```
+  $$\text{forward:} \quad z = \exp(M)\,x = \sum_{k \ge 0} \frac{M^k x}{k!}$$
+  $$\text{inverse:} \quad x = \exp(-M)\,z
+      \quad \text{(the same series with } -K \text{)}$$
+  $$\text{log-det:} \quad \log \left| \det \frac{\partial z}{\partial x}
+      \right| = \operatorname{tr} M = H\,W \operatorname{tr} K_{\text{centre}}$$
 
   `exp(M)` is never formed: the series needs one convolution per term.
 
@@ -219,22 +219,28 @@ class ConvolutionExponential(base.ImageBijector):
 
   @property
   def kernel_size(self):
+    """`(k_h, k_w)`, odd."""
     return self._kernel_size
 
   @property
   def padding(self):
+    """`'SAME'` (zeros) or `'CIRCULAR'`."""
     return self._padding
 
   @property
   def method(self):
+    """`'series'` (the certified series) or `'fourier'` (exact,
+    circular padding)."""
     return self._method
 
   @property
   def norm_bound(self):
+    """The bound kept on `||M||_2` by the kernel's constraint."""
     return self._norm_bound
 
   @property
   def tolerance(self):
+    """The certified relative accuracy of the series."""
     return self._tolerance
 
   @property

@@ -30,8 +30,9 @@ class EmergingConv(base.ImageBijector):
 
   where `diag_1`, `diag_2` are the centre-tap diagonals, kept positive as
   `exp(log_diag)`, so the layer cannot become singular. The inverse is the
-  exact substitution of `tfp_convexp.ops.ar_conv_inverse`: `H + W - 1`
-  steps of a `tf.while_loop`, each solving one anti-diagonal of pixels at
+  exact substitution of
+  `tfp_convexp.ops.autoregressive_conv.ar_conv_inverse`: `H + W - 1` steps
+  of a `tf.while_loop`, each solving one anti-diagonal of pixels at
   once, on device and XLA-compilable (the reference code solves pixel by
   pixel in Cython on the host).
 

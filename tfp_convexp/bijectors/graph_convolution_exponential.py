@@ -125,6 +125,7 @@ class GraphConvolutionExponential(base.OwnsVariables):
 
   @property
   def terms(self):
+    """Static number of series terms."""
     return self._terms
 
   @property

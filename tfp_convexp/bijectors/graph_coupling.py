@@ -107,6 +107,7 @@ class GraphAffineCoupling(augmented.AugmentedBijector):
 
   @property
   def net(self):
+    """The message-passing conditioner network."""
     return self._net
 
   def _split_and_scale(self, x, adjacency, node_mask):

@@ -107,6 +107,7 @@ class PeriodicConv(base.ImageBijector):
 
   @property
   def kernel(self):
+    """The kernel `tf.Variable`, `[k, k, C, C]`."""
     return self._kernel
 
   def _factors(self):

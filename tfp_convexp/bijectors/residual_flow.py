@@ -118,6 +118,7 @@ class ResidualFlowBlock(base.ImageBijector):
 
   @property
   def log_det_estimator(self):
+    """`'russian_roulette'` or `'exact'`."""
     return self._estimator
 
   @property

@@ -54,6 +54,7 @@ class Squeeze(tfp.bijectors.Bijector):
 
   @property
   def factor(self):
+    """The side `f` of the `f x f` blocks traded for channels."""
     return self._factor
 
   def _check_divisible(self, shape):

@@ -13,3 +13,18 @@ from tfp_convexp.data.sources import folder_images
 from tfp_convexp.data.sources import image_shape_and_bins
 from tfp_convexp.data.sources import load_images
 from tfp_convexp.data.sources import load_labels
+
+__all__ = [
+    'DIGITS_IMAGE_SHAPE',
+    'DIGITS_NUM_BINS',
+    'digits_split',
+    'load_digits',
+    'ImageRecords',
+    'photos_split',
+    'DATASETS',
+    'TFDS_SETS',
+    'folder_images',
+    'image_shape_and_bins',
+    'load_images',
+    'load_labels',
+]

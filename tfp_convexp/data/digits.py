@@ -14,7 +14,9 @@ import numpy as np
 __all__ = ['NUM_BINS', 'IMAGE_SHAPE', 'load_digits', 'digits_split']
 
 NUM_BINS = 17
+"""Pixel levels of the digits, 0 to 16."""
 IMAGE_SHAPE = (8, 8, 1)
+"""`(H, W, C)` of a digit."""
 _TEST_SIZE = 297  # 1,500 training images
 
 

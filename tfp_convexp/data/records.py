@@ -45,7 +45,9 @@ class ImageRecords(object):
   """
 
   dtype = np.dtype(np.uint8)
+  """The images' dtype, as a NumPy array's."""
   ndim = 4
+  """`[N, H, W, C]`, as a NumPy array's."""
 
   def __init__(self, read, size, shape, parsed, describe=None):
     self._read, self._size, self._parsed = read, size, parsed
@@ -60,6 +62,7 @@ class ImageRecords(object):
 
   @property
   def shape(self):
+    """`(N, H, W, C)`, as a NumPy array's."""
     return (len(self),) + self._image_shape
 
   def _view(self, length, source_index):

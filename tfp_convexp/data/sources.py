@@ -34,7 +34,9 @@ TFDS_SETS = {
     'imagenet_resized/32x32': ('train', 'validation'),
     'imagenet_resized/64x64': ('train', 'validation'),
 }
+"""The tensorflow-datasets sets read, name -> (train split, test split)."""
 DATASETS = ('digits', 'photos', 'folder', *TFDS_SETS)
+"""Every set `load_images` reads by name."""
 # Where tensorflow-datasets downloads each set from (its builders' URLs).
 TFDS_HOSTS = {
     'mnist': 'storage.googleapis.com',

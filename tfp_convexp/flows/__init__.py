@@ -32,3 +32,37 @@ from tfp_convexp.flows.registry import MODEL_TYPES
 from tfp_convexp.flows.registry import register_mixing
 from tfp_convexp.flows.registry import register_transform
 from tfp_convexp.flows.tfp_glow import TFPGlow
+
+__all__ = [
+    'COUPLING_NETS',
+    'count_parameters',
+    'DEQUANTIZATIONS',
+    'LAYOUTS',
+    'make_flow',
+    'make_layers',
+    'STEP_LAYERS',
+    'build_model',
+    'Config',
+    'CONFIGS',
+    'parameter_count',
+    'TASKS',
+    'TRAINING_KEYS',
+    'UniformDequantizer',
+    'VariationalDequantizer',
+    'GRAPH_MIXINGS',
+    'GraphFlow',
+    'GraphFlowBijector',
+    'make_graph_flow',
+    'nats_per_node',
+    'normalized_adjacency',
+    'bits_per_dim',
+    'DequantizedFlow',
+    'Level',
+    'MultiscaleFlow',
+    'LayerContext',
+    'MIXINGS',
+    'MODEL_TYPES',
+    'register_mixing',
+    'register_transform',
+    'TFPGlow',
+]

@@ -21,8 +21,9 @@ Choice = registry.Choice
 MIXINGS = registry.MIXINGS
 MODEL_TYPES = registry.MODEL_TYPES
 
-__all__ = ['make_flow', 'make_layers', 'LAYOUTS', 'MIXINGS', 'MODEL_TYPES', 'COUPLING_NETS',
-           'STEP_LAYERS', 'DEQUANTIZATIONS', 'count_parameters']
+__all__ = ['make_flow', 'make_layers', 'LAYOUTS', 'MIXINGS', 'MODEL_TYPES',
+           'COUPLING_NETS', 'STEP_LAYERS', 'DEQUANTIZATIONS',
+           'count_parameters']
 
 # One registry per choice: name -> Choice. The flags, the help text and the
 # builder all read these. The layouts', nets', steps' and dequantizations'
@@ -38,6 +39,7 @@ LAYOUTS = {
                        'of width n_intermediate_channels), the outside '
                        'baseline', lambda b, s: b.tfp_glow(s)),
 }
+"""`make_flow`'s `layout`s, name -> `Choice`."""
 COUPLING_NETS = {
     'densenet': Choice('dense-in-residual net (the convolution-exponential '
                        'code)', lambda b, i, o: b.densenet(i, o)),
@@ -46,6 +48,7 @@ COUPLING_NETS = {
     'resnet': Choice('residual conv net (MEF)',
                      lambda b, i, o: b.resnet(i, o)),
 }
+"""`make_flow`'s `coupling_net` and `prior_net` networks, name -> `Choice`."""
 STEP_LAYERS = {
     'actnorm': Choice('ActNorm, data-initialised',
                       lambda b, s, p: [b.actnorm(s, p)]),
@@ -55,11 +58,13 @@ STEP_LAYERS = {
     'flip': Choice('a flip of both image axes (the Sylvester runs)',
                    lambda b, s, p: [_flip(s, b.name(p, 'flip'))]),
 }
+"""The parts `make_flow`'s `step` lists, name -> `Choice`."""
 DEQUANTIZATIONS = {
     'uniform': Choice('u ~ U[0, 1)', lambda b, s, p: b.uniform_dequantizer(s)),
     'flow': Choice('variational: a conditional flow q(u | x)',
                    lambda b, s, p: b.variational_dequantizer(s)),
 }
+"""`make_flow`'s `dequantize_distribution`s, name -> `Choice`."""
 
 
 def count_parameters(module):

@@ -14,15 +14,16 @@ from tfp_convexp.flows import graph_flow
 __all__ = ['Config', 'CONFIGS', 'TASKS', 'TRAINING_KEYS', 'build_model',
            'parameter_count']
 
-# The training settings every entry holds (the training program's flags).
 TRAINING_KEYS = ('epochs', 'batch_size', 'lr', 'warmup', 'warmup_shape',
                  'lr_decay', 'optimizer', 'beta_2', 'clip_grad_norm',
                  'augment', 'validation_size', 'final_num_samples')
+"""The training settings every entry holds (the training program's flags)."""
 
 
 # What a run models -> the builder of its model: `make_flow(image_shape,
 # **config)`, `make_graph_flow(num_nodes, num_features, **config)`.
 TASKS = {'images': builder.make_flow, 'graphs': graph_flow.make_graph_flow}
+"""What a run models -> the builder of its model (`build_model`)."""
 
 
 def build_model(task, event_shape, **kwargs):
@@ -72,6 +73,7 @@ class Config(dict):
 
   @property
   def image_shape(self):
+    """`[H, W, C]` of an image run (its `event_shape`)."""
     if self.task != 'images':
       raise AttributeError(f'a {self.task} run has no image_shape; its '
                            f'event_shape is {self.event_shape}.')
@@ -118,6 +120,7 @@ _CIFAR10_PROTOCOL_NOTES = (
     'in its own shuffled order, so they are not the reference\'s (the last '
     'file of the original release).')
 CONFIGS = {}
+"""The named runs, name -> `Config` (`python -m train --model=NAME`)."""
 
 # The mixing ablation (`main_experiment.py`, README commands): the `Flow`
 # of `models/distributions/flow.py`, Adamax, linear warm-up, no clipping.

@@ -18,6 +18,7 @@ class UniformDequantizer(tf.Module):
   """
 
   base_noise_kind = 'uniform'
+  """The base draws `log_prob(base_noise=...)` takes: uniform on [0, 1)."""
 
 
   def __init__(self, image_shape, dtype=tf.float32, name=None):
@@ -90,6 +91,7 @@ class VariationalDequantizer(tf.Module):
     self._squeeze = Squeeze(2)
 
   base_noise_kind = 'normal'
+  """The base draws `log_prob(base_noise=...)` takes: standard normal."""
 
   def sample_and_log_prob(self, x, num_samples, seed, base_noise=None):
     """`u` of shape `[K, B, H, W, C]` and `log q(u | x)` of shape `[K, B]`."""

@@ -65,6 +65,7 @@ GRAPH_MIXINGS = {
     'graph_convexp_only': registry.Choice(
         'the graph convolution exponential alone', _graph_convexp),
 }
+"""`make_graph_flow`'s `mixing` layers, name -> `Choice`."""
 
 
 class _Context(object):
@@ -104,6 +105,7 @@ class GraphFlowBijector(augmented.AugmentedBijector):
 
   @property
   def layers(self):
+    """The graph layers, data to latent."""
     return self._layers
 
   @property
@@ -174,14 +176,17 @@ class GraphFlow(tfd.Distribution):
 
   @property
   def bijector(self):
+    """The data-to-latent `GraphFlowBijector`."""
     return self._bijector
 
   @property
   def num_nodes(self):
+    """`N`, the most nodes a graph has."""
     return self._bijector._num_nodes  # pylint: disable=protected-access
 
   @property
   def num_features(self):
+    """`F`, the features of a node."""
     return self._bijector._num_features  # pylint: disable=protected-access
 
   def _event_shape(self):

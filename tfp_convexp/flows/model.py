@@ -101,14 +101,18 @@ class DequantizedFlow(tfd.Distribution):
 
   @property
   def dequantizer(self):
+    """The noise model `q(u | x)`: a `UniformDequantizer` or
+    `VariationalDequantizer`."""
     return self._dequantizer
 
   @property
   def num_bins(self):
+    """The number of pixel levels."""
     return self._num_bins
 
   @property
   def image_shape(self):
+    """`(H, W, C)`."""
     return self._image_shape
 
   @property

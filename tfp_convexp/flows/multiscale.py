@@ -103,18 +103,22 @@ class MultiscaleFlow(augmented.AugmentedBijector, base.OwnsVariables):
 
   @property
   def image_shape(self):
+    """`(H, W, C)` of the input images."""
     return self._image_shape
 
   @property
   def levels(self):
+    """The `Level`s, data to latent."""
     return self._levels
 
   @property
   def layers(self):
+    """Every level's layers, in order."""
     return self._layers
 
   @property
   def latent_size(self):
+    """`D = H W C`, the length of a latent vector."""
     return int(np.prod(self._image_shape))
 
   def _level_kwargs(self, seed, label, batch_shape):

@@ -108,7 +108,10 @@ class Registry(collections.abc.Mapping):
 
 # The `mixing` and the `model_type` (`'transform'`) of `make_flow`'s steps.
 MIXINGS = Registry('mixing', 'register_mixing')
+"""`make_flow`'s `mixing` layers, name -> `Choice` (`register_mixing`)."""
 MODEL_TYPES = Registry('transform', 'register_transform')
+"""`make_flow`'s `model_type` transformations, name -> `Choice`
+(`register_transform`)."""
 
 
 def register_mixing(name, build, description):

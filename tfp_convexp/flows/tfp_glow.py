@@ -120,6 +120,7 @@ class TFPGlow(augmented.AugmentedBijector):
 
   @property
   def glow(self):
+    """The wrapped `tfb.Glow`."""
     return self._glow
 
   def _forward_and_log_det(self, x):

@@ -14,3 +14,20 @@ from tfp_convexp.nets.message_passing import MessagePassingNet
 from tfp_convexp.nets.masked import MaskedDense
 from tfp_convexp.nets.convnets import PlainConvNet
 from tfp_convexp.nets.convnets import ResidualConvNet
+
+__all__ = [
+    'AutoregressiveResidual',
+    'DenseInResidualNet',
+    'DenseNet',
+    'Conv2D',
+    'GatedConv2D',
+    'INITS',
+    'CertifiedConv2D',
+    'LipSwish',
+    'LipschitzResidualNet',
+    'MaskedConv2D',
+    'MessagePassingNet',
+    'MaskedDense',
+    'PlainConvNet',
+    'ResidualConvNet',
+]

@@ -9,7 +9,7 @@ class AutoregressiveResidual(tf.Module):
   r"""`f_AR(u) = s_2 tanh(s_1 u + t_1) + t_2`, returning `(f_AR(u), diag J)`.
 
   `s_1 = tanh(.)`, `s_2 = scale_bound * tanh(.)` and `t_1, t_2` come from
-  masked layers (`tfp_convexp.masked.MaskedDense` or `MaskedConv2D`) in which
+  masked layers (`tfp_convexp.nets.MaskedDense` or `MaskedConv2D`) in which
   dimension `i` only sees dimensions before it, so `J = df_AR/du` is lower
   triangular with diagonal `s_2 s_1 tanh'(s_1 u + t_1)`, whose magnitude is
   at most `scale_bound < 1`: `1 + diag J > 0`, the condition that makes

@@ -11,6 +11,7 @@ __all__ = ['Conv2D', 'GatedConv2D', 'INITS']
 # default for `nn.Conv2d` (weights and bias uniform in +-1/sqrt(fan_in)),
 # the initialisation of the papers' reference code.
 INITS = ('he_normal', 'uniform_fan_in')
+"""The conditioners' weight initialisations (`uniform_fan_in`: PyTorch's)."""
 
 
 class Conv2D(tf.Module):

@@ -30,3 +30,36 @@ from tfp_convexp.ops.residual_log_det import russian_roulette_log_det
 from tfp_convexp.ops.series import exp_series_tail_bound
 from tfp_convexp.ops.series import exp_series_terms
 from tfp_convexp.ops.series import exp_series_until_certified
+
+__all__ = [
+    'solve_autoregressive',
+    'adjoint_kernel',
+    'channel_matmul',
+    'circular_pad',
+    'conv2d',
+    'conv2d_kernel_grad',
+    'conv_exp',
+    'conv_exp_and_terms',
+    'conv_exp_fourier',
+    'conv_exp_log_det',
+    'inverse_conv_exp',
+    'inverse_conv_exp_and_terms',
+    'inverse_conv_exp_fourier',
+    'expm',
+    'householder_product',
+    'conv_operator_norm_bound',
+    'conv_symbol',
+    'gram_spectral_norm_bound',
+    'assert_norm_within',
+    'norm_projection',
+    'rescale_to_norm_bound',
+    'assert_nonsingular',
+    'log_abs_det_from_r',
+    'qr_log_abs_det',
+    'exact_residual_log_det',
+    'residual_fixed_point',
+    'russian_roulette_log_det',
+    'exp_series_tail_bound',
+    'exp_series_terms',
+    'exp_series_until_certified',
+]
