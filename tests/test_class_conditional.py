@@ -213,8 +213,8 @@ def test_the_program_trains_evaluates_samples_and_exports_a_conditional_run(
   assert grid.shape[:2] == (10 * tile + image_lib.GAP, 2 * tile + image_lib.GAP)
   out = programs.call('train.evaluate', f'--workdir={work}', '--num_samples=1',
                       '--nojit_compile').stdout
-  assert re.search(r'test accuracy of the Bayes classifier argmax_y P\(x \| y\) '
-                   r'at step 2: 0\.\d{4} \+- 0\.\d{4}', out)
+  assert re.search(r'test accuracy of the Bayes classifier argmax_y '
+                   r'P\(x \| y\) at step 2: 0\.\d{4} \+- 0\.\d{4}', out)
   result = json.load(open(os.path.join(work, 'eval.json')))
   assert 0. <= result['bayes_classifier_accuracy'] <= 1.
   # Resuming without --conditional is another model.

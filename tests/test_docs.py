@@ -42,7 +42,8 @@ def test_undocumented_symbols_broken_references_and_links_are_found(
       '<a href="b.html#x">b</a> <a href="missing.html">m</a> '
       '<a href="https://example.com">e</a> <a href="#top">t</a>')
   (tmp_path / 'site' / 'b.html').write_text('')
-  assert build.broken_links(str(tmp_path / 'site')) == ['a.html -> missing.html']
+  assert build.broken_links(str(tmp_path / 'site')) == [
+      'a.html -> missing.html']
 
 
 @pytest.mark.slow

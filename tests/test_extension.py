@@ -78,10 +78,12 @@ def test_registered_layers_train_in_make_flow_and_a_named_run(user_layers):
 @pytest.fixture(name='scratch_registry')
 def _scratch_registry():
   """Registrations made in the test are removed after it."""
-  saved = [dict(r._choices) for r in (flows.MIXINGS, flows.MODEL_TYPES)]  # pylint: disable=protected-access
+  # pylint: disable=protected-access
+  registries = (flows.MIXINGS, flows.MODEL_TYPES)
+  saved = [dict(r._choices) for r in registries]
   yield
-  for r, choices in zip((flows.MIXINGS, flows.MODEL_TYPES), saved):
-    r._choices = choices  # pylint: disable=protected-access
+  for r, choices in zip(registries, saved):
+    r._choices = choices
 
 
 def test_registering_refuses_taken_names_and_bad_entries(scratch_registry):
@@ -100,7 +102,8 @@ def test_registering_refuses_taken_names_and_bad_entries(scratch_registry):
     flows.register_mixing('undescribed_layer', build, ' ')
   assert 'not_callable_layer' not in flows.MIXINGS
   with pytest.raises(TypeError, match='does not support item assignment'):
-    flows.MIXINGS['mine'] = flows.MIXINGS['1x1']  # pylint: disable=unsupported-assignment-operation
+    # pylint: disable-next=unsupported-assignment-operation
+    flows.MIXINGS['mine'] = flows.MIXINGS['1x1']
 
 
 def test_what_a_build_returns_is_checked(scratch_registry):
