@@ -273,7 +273,8 @@ class DequantizedFlow(tfd.Distribution):
     `[..., K]`, of a class-conditional model: every class sees the same
     dequantization draws, so the comparison across classes has no noise of
     its own. `argmax` over the last axis is the Bayes classifier under a
-    uniform class prior.
+    uniform class prior. The classes run one after another, each on all
+    `num_samples` draws at once (`log_prob` takes more than 16 in chunks).
 
     Args:
       x: integer images `[..., H, W, C]`.
@@ -293,19 +294,14 @@ class DequantizedFlow(tfd.Distribution):
         tfp.random.sanitize_seed(seed, salt='dequantized_flow'), 2)
     u, log_q = self._dequantizer.sample_and_log_prob(x, num_samples,
                                                      noise_seed)
-    batch_rank = len(x.shape) - 3
-    # Classes in front, then the samples and the batch: [K, S, ...].
-    label = tf.reshape(tf.range(self._num_classes),
-                       [self._num_classes] + [1] * (1 + batch_rank))
-    v = tf.broadcast_to(x + u, tf.concat([[self._num_classes], tf.shape(u)],
-                                         0))
-    log_p = self._flow.log_prob(
-        v, bijector_kwargs=self._flow_kwargs(flow_seed, label,
-                                             'class_log_probs'))
-    weights = log_p - log_q
-    bound = tf.reduce_logsumexp(weights, axis=1) - tf.math.log(
-        tf.cast(num_samples, weights.dtype))
-    return tf.transpose(bound, [*range(1, batch_rank + 1), 0])
+    bounds = []
+    for y in range(self._num_classes):  # one class at a time: memory as S x B
+      weights = self._flow.log_prob(
+          x + u, bijector_kwargs=self._flow_kwargs(
+              flow_seed, tf.constant(y), 'class_log_probs')) - log_q
+      bounds.append(tf.reduce_logsumexp(weights, axis=0) - tf.math.log(
+          tf.cast(num_samples, weights.dtype)))
+    return tf.stack(bounds, axis=-1)
 
   def _checked_num_samples(self, num_samples):
     """A count of importance samples: a Python int >= 1 (the bound's
