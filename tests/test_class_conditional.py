@@ -162,6 +162,7 @@ def test_labels_of_the_data_sets(tmp_path):
   labels, names = data.load_labels('digits', 'test')
   images = data.load_images('digits', 'test')[0]
   assert names == tuple('0123456789') and labels.shape == (len(images),)
+  assert data.class_names('digits') == names
   train = data.load_labels('digits', 'train')[0]
   assert np.bincount(train).min() >= 135  # every digit, about evenly
   # A folder: one subfolder per class, the split of its images.
@@ -175,6 +176,7 @@ def test_labels_of_the_data_sets(tmp_path):
     want = [p.split(os.sep)[-2] for i, p in enumerate(paths)
             if (i % 10 == 9) == (split == 'test')]
     assert names == ('cat', 'dog') and len(labels) == len(images)
+    assert data.class_names('folder', folder=folder) == names
     assert [names[l] for l in labels] == want
   programs.write_pngs(str(tmp_path / 'pets'), [(4, 4, 3)])  # a loose image
   with pytest.raises(ValueError, match='one subfolder per class, but .*'
@@ -183,8 +185,10 @@ def test_labels_of_the_data_sets(tmp_path):
   programs.write_pngs(str(tmp_path / 'one' / 'cat'), [(4, 4, 3)] * 3)
   with pytest.raises(ValueError, match=r'holds one class \(cat\)'):
     data.load_labels('folder', 'train', folder=str(tmp_path / 'one'))
-  with pytest.raises(ValueError, match='--dataset=photos has no labels'):
-    data.load_labels('photos', 'train')
+  for read in (lambda: data.load_labels('photos', 'train'),
+               lambda: data.class_names('photos')):
+    with pytest.raises(ValueError, match='--dataset=photos has no labels'):
+      read()
 
 
 def test_labels_of_tfds_sets_through_mock_data():
@@ -194,6 +198,7 @@ def test_labels_of_tfds_sets_through_mock_data():
       labels, names = data.load_labels(name, 'test')
       assert labels.shape == (5,) and len(names) == classes
       assert labels.min() >= 0 and labels.max() < classes
+      assert data.class_names(name) == names
     with pytest.raises(ValueError, match='has no class label feature'):
       data.load_labels('downsampled_imagenet/32x32', 'test')
 

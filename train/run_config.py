@@ -493,8 +493,7 @@ def _config_from_flags():
   model['num_bins'] = num_bins
   if FLAGS.conditional:
     try:
-      _, classes = data.load_labels(dataset, 'train', FLAGS.data_dir,
-                                    FLAGS.image_folder)
+      classes = data.class_names(dataset, FLAGS.data_dir, FLAGS.image_folder)
     except ValueError as e:
       raise UsageError(f'--conditional: {e}') from e
     model['num_classes'] = len(classes)

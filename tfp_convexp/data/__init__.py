@@ -13,6 +13,7 @@ from tfp_convexp.data.sources import folder_images
 from tfp_convexp.data.sources import image_shape_and_bins
 from tfp_convexp.data.sources import load_images
 from tfp_convexp.data.sources import load_labels
+from tfp_convexp.data.sources import class_names
 
 __all__ = [
     'DIGITS_IMAGE_SHAPE',
@@ -27,4 +28,5 @@ __all__ = [
     'image_shape_and_bins',
     'load_images',
     'load_labels',
+    'class_names',
 ]

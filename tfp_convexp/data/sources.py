@@ -20,7 +20,7 @@ from tfp_convexp.data import photos
 from tfp_convexp.data import records
 
 __all__ = ['TFDS_SETS', 'DATASETS', 'load_images', 'load_labels',
-           'folder_images', 'image_shape_and_bins']
+           'class_names', 'folder_images', 'image_shape_and_bins']
 
 # tensorflow-datasets name -> (train split, test split). The papers'
 # "ImageNet 32x32 / 64x64" are the downsampled ImageNet of van den Oord et
@@ -151,31 +151,53 @@ def load_images(name, split, data_dir=None, folder=None):
   return tfds_images(name, tfds_split, data_dir), 256
 
 
-def load_labels(name, split, data_dir=None, folder=None):
-  """`(labels int64 [N], class_names)` of a named set's split, in the order
-  of `load_images`' images: the digits' digit, a tensorflow-datasets set's
-  `label` feature, a folder's subfolder (one per class).
+def class_names(name, data_dir=None, folder=None):
+  """The classes of a named set's labels, without reading the labels: the
+  digits' ten digits, a folder's subfolders, a tensorflow-datasets set's
+  `label` names.
 
   Raises:
     ValueError: the set has no labels (the photos, tensorflow-datasets sets
       without a `label` feature, images directly in the folder).
   """
+  if name == 'digits':
+    return _DIGIT_NAMES
+  if name == 'folder':
+    return _folder_classes(folder)[0]
+  return tuple(_tfds_label_feature(name, data_dir)[1].names)
+
+
+def load_labels(name, split, data_dir=None, folder=None):
+  """`(labels int64 [N], class_names)` of a named set's split, in the order
+  of `load_images`' images (see `class_names`)."""
   split = _split_name(split)
   if name == 'digits':
-    return digits.digits_split(split, labels=True)[1], tuple('0123456789')
+    return digits.digits_split(split, labels=True)[1], _DIGIT_NAMES
   if name == 'folder':
-    return _folder_labels(folder, split)
-  if name not in TFDS_SETS:
-    raise ValueError(f'--dataset={name} has no labels; class labels come '
-                     f'with digits, folder (one subfolder per class) and '
-                     f'the tensorflow-datasets sets that have a `label` '
-                     f'feature.')
-  return _tfds_labels(name, TFDS_SETS[name][0 if split == 'train' else 1],
-                      data_dir)
+    names, parts = _folder_classes(folder)
+    labels = np.array([names.index(p[0]) for p in parts], np.int64)
+    # The split of `folder_images(...).every_tenth`: the 10th, 20th, ... test.
+    test = np.zeros(len(labels), bool)
+    test[9::10] = True
+    return labels[test if split == 'test' else ~test], names
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  builder, feature = _tfds_label_feature(name, data_dir)
+  decoders = None if _mocked(builder) else {
+      'image': tfds.decode.SkipDecoding()}  # the labels alone
+  data = builder.as_dataset(
+      split=TFDS_SETS[name][0 if split == 'train' else 1],
+      shuffle_files=False, decoders=decoders)
+  labels = np.concatenate([np.asarray(batch) for batch in tfds.as_numpy(
+      data.map(lambda e: e['label']).batch(65536))] or [np.zeros([0])])
+  return labels.astype(np.int64), tuple(feature.names)
 
 
-def _folder_labels(folder, split):
-  """A folder's classes: the subfolder under `folder` each image is in."""
+_DIGIT_NAMES = tuple('0123456789')
+
+
+def _folder_classes(folder):
+  """`(class names, each image's path parts under folder)`: a folder's
+  classes are the subfolders its images are in."""
   root = os.path.abspath(folder)
   parts = [os.path.relpath(p, root).split(os.sep) for p in _image_paths(folder)]
   loose = [os.path.join(folder, *p) for p in parts if len(p) == 1]
@@ -188,14 +210,17 @@ def _folder_labels(folder, split):
     raise ValueError(f'image folder {folder!r} holds one class ({names[0]}); '
                      f'a class-conditional model needs at least two '
                      f'subfolders.')
-  labels = np.array([names.index(p[0]) for p in parts], np.int64)
-  # The split of `folder_images(...).every_tenth`: the 10th, 20th, ... test.
-  test = np.zeros(len(labels), bool)
-  test[9::10] = True
-  return labels[test if split == 'test' else ~test], names
+  return names, parts
 
 
-def _tfds_labels(name, split, data_dir):
+def _tfds_label_feature(name, data_dir):
+  """`(builder, label feature)` of a tensorflow-datasets set (its metadata:
+  no example is read)."""
+  if name not in TFDS_SETS:
+    raise ValueError(f'--dataset={name} has no labels; class labels come '
+                     f'with digits, folder (one subfolder per class) and '
+                     f'the tensorflow-datasets sets that have a `label` '
+                     f'feature.')
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   with _quieter('absl', logging.ERROR):
     builder = tfds.builder(name, data_dir=data_dir)
@@ -204,13 +229,7 @@ def _tfds_labels(name, split, data_dir):
   if not hasattr(feature, 'names'):
     raise ValueError(f'tensorflow-datasets set {name!r} has no class label '
                      f'feature.')
-  decoders = None if _mocked(builder) else {
-      'image': tfds.decode.SkipDecoding()}  # the labels alone
-  data = builder.as_dataset(split=split, shuffle_files=False,
-                            decoders=decoders)
-  labels = np.concatenate([np.asarray(batch) for batch in tfds.as_numpy(
-      data.map(lambda e: e['label']).batch(65536))] or [np.zeros([0])])
-  return labels.astype(np.int64), tuple(feature.names)
+  return builder, feature
 
 
 def tfds_images(name, split, data_dir=None):

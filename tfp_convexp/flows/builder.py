@@ -21,9 +21,9 @@ Choice = registry.Choice
 MIXINGS = registry.MIXINGS
 MODEL_TYPES = registry.MODEL_TYPES
 
-__all__ = ['make_flow', 'make_layers', 'LAYOUTS', 'MIXINGS', 'MODEL_TYPES',
-           'COUPLING_NETS', 'STEP_LAYERS', 'DEQUANTIZATIONS',
-           'count_parameters']
+# MIXINGS and MODEL_TYPES are `registry`'s.
+__all__ = ['make_flow', 'make_layers', 'LAYOUTS', 'COUPLING_NETS',
+           'STEP_LAYERS', 'DEQUANTIZATIONS', 'count_parameters']
 
 # One registry per choice: name -> Choice. The flags, the help text and the
 # builder all read these. The layouts', nets', steps' and dequantizations'
