@@ -350,3 +350,40 @@ def test_conv2d_keeps_its_shape_for_an_empty_batch(padding, out_hw, dtype):
     x = tf.ones([batch, 4, 6, 3], dtype)
     assert ops.conv2d(x, kernel, padding).shape == (batch, *out_hw, 5)
     assert traced(x).shape == (batch, *out_hw, 5)
+
+
+@pytest.mark.parametrize('padding', ['SAME', 'CIRCULAR'])
+def test_conv2d_gradients_in_xla_control_flow(padding):
+  """In an XLA loop body or branch `conv2d` differentiates by forward
+  convolutions; its first and second derivatives are TensorFlow's."""
+  rng = np.random.default_rng(5)
+  x = tf.constant(rng.standard_normal([2, 4, 5, 3]))
+  w = tf.constant(rng.standard_normal([2, 4, 5, 2]))
+  kernel = tf.Variable(rng.standard_normal([3, 3, 3, 2]))
+
+  def derivatives(conv):
+    with tf.GradientTape() as outer:
+      with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        inner = tf.reduce_sum(w * tf.sin(conv(x, kernel)))
+      dx, dk = tape.gradient(inner, [x, kernel])
+      second = tf.reduce_sum(dx * x)
+    return dx, dk, outer.gradient(second, kernel)
+
+  def reference(t, k):
+    t = ops.circular_pad(t, 1, 1) if padding == 'CIRCULAR' else t
+    return tf.nn.conv2d(t, k, 1, 'VALID' if padding == 'CIRCULAR' else 'SAME')
+
+  def in_branch():
+    return tf.cond(tf.reduce_sum(x) < np.inf,
+                   lambda: derivatives(lambda t, k: ops.conv2d(t, k, padding)),
+                   lambda: (x, tf.zeros_like(kernel), tf.zeros_like(kernel)))
+
+  expected = derivatives(reference)
+  for got in (tf.function(in_branch, jit_compile=True)(),
+              tf.function(lambda: tf.while_loop(
+                  lambda i, *_: i < 1, lambda i, *_: (i + 1, *in_branch()),
+                  (0, x, tf.zeros_like(kernel), tf.zeros_like(kernel))
+              )[1:], jit_compile=True)()):
+    for a, b in zip(got, expected):
+      np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -7,6 +7,8 @@ spatial sizes, so 'SAME' keeps the image size and the centre tap sits at
 
 import tensorflow as tf
 
+from tfp_convexp.ops import xla
+
 __all__ = ['PADDINGS', 'conv2d', 'adjoint_kernel', 'conv2d_kernel_grad',
            'circular_pad', 'channel_matmul']
 
@@ -40,10 +42,54 @@ def conv2d(x, kernel, padding='SAME'):
         padding == 'VALID') else (0, 0)
     spatial = [tf.shape(x)[1] - shrink[0], tf.shape(x)[2] - shrink[1]]
     return tf.zeros([0, *spatial, int(kernel.shape[3])], x.dtype)
+  if padding != 'VALID' and xla.tracing_xla_control_flow():
+    return _conv2d_differentiated_by_convolutions(x, kernel, padding)
+  return _conv2d(x, kernel, padding)
+
+
+def _conv2d(x, kernel, padding):
   if padding == 'CIRCULAR':
     return tf.nn.conv2d(circular_pad(x, *_half_sizes(kernel)), kernel, 1,
                         'VALID')
   return tf.nn.conv2d(x, kernel, 1, padding)
+
+
+def _conv2d_differentiated_by_convolutions(x, kernel, padding):
+  """`conv2d` whose gradients are forward convolutions.
+
+  Inside a `tf.while_loop` body or a `tf.cond` branch, XLA:CPU runs
+  TensorFlow's convolution gradients (`Conv2DBackpropInput`,
+  `Conv2DBackpropFilter`) 25 to 200 times slower than outside, and forward
+  convolutions at full speed (benchmarks/results/implementation_choices.md).
+  XLA also keeps every op of a loop body, so the kernel gradient is paid
+  even where only the input gradient is used, as in the residual flows'
+  vector-Jacobian products. Outside control flow TensorFlow's gradients are
+  faster, so only these bodies take this path.
+  """
+
+  @tf.custom_gradient
+  def conv(x, kernel):
+    def grad(dy):
+      return (_conv2d(dy, adjoint_kernel(kernel), padding),
+              _kernel_grad_by_convolution(x, dy, kernel, padding))
+    return _conv2d(x, kernel, padding), grad
+
+  # A variable passed on would be read inside, where the gradient needs it
+  # declared; its value is what the convolution uses.
+  return conv(x, tf.convert_to_tensor(kernel))
+
+
+def _kernel_grad_by_convolution(u, v, kernel, padding):
+  """`conv2d_kernel_grad` as one forward convolution: the batch becomes the
+  channel axis, summed over, and `v` the (image-sized) filter."""
+  pad_h, pad_w = _half_sizes(kernel)
+  if padding == 'CIRCULAR':
+    u = circular_pad(u, pad_h, pad_w)
+  else:
+    u = tf.pad(u, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]])
+  out = tf.nn.conv2d(tf.transpose(u, [3, 1, 2, 0]),
+                     tf.transpose(v, [1, 2, 0, 3]), 1, 'VALID')
+  return tf.transpose(out, [1, 2, 0, 3])
 
 
 def adjoint_kernel(kernel):

@@ -5,8 +5,12 @@ import tensorflow as tf
 # question the same way; TensorFlow has no public one.
 from tensorflow.python.framework import ops as tf_ops  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.ops import control_flow_util  # pylint: disable=g-direct-tensorflow-import
+from tensorflow.python.ops import control_flow_util_v2  # pylint: disable=g-direct-tensorflow-import
 
-__all__ = ['tracing_for_xla']
+__all__ = ['tracing_for_xla', 'tracing_xla_control_flow']
+
+_BODIES = (control_flow_util_v2.WhileBodyFuncGraph,
+           control_flow_util_v2.CondBranchFuncGraph)
 
 
 def tracing_for_xla():
@@ -20,3 +24,16 @@ def tracing_for_xla():
   return (not tf.executing_eagerly() and
           control_flow_util.GraphOrParentsInXlaContext(
               tf_ops.get_default_graph()))
+
+
+def tracing_xla_control_flow():
+  """True while tracing the body of a `tf.while_loop` or a `tf.cond` branch
+  (at any depth) that XLA will compile."""
+  if not tracing_for_xla():
+    return False
+  graph = tf_ops.get_default_graph()
+  while graph is not None:
+    if isinstance(graph, _BODIES):
+      return True
+    graph = getattr(graph, 'outer_graph', None)
+  return False
