@@ -10,9 +10,8 @@ benchmarks/reference_counts.py), where there is one.
 import os
 import time
 
-from tfp_convexp import flows
-
 import common
+from tfp_convexp import flows
 
 
 def main():

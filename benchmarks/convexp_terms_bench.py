@@ -28,7 +28,6 @@ XLA: the measurement behind unrolling under XLA.
 """
 
 import contextlib
-import os
 import statistics
 import sys
 import time
@@ -40,7 +39,6 @@ import common
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 flags.DEFINE_integer('steps', 30, 'Timed steps per model.', lower_bound=1)
 flags.DEFINE_integer('warmup', 5, 'Training steps before timing.',

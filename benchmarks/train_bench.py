@@ -4,32 +4,39 @@
 
 One training step is the one `python -m train` runs (`train/step.py`: the
 loss, XLA-compiled or not, its gradient, the global norm and the update that
-a non-finite step skips), with Adamax, on one replica. Two models at batch 64:
+a non-finite step skips), with Adamax, on one replica, at batch 64:
   * digits: `CONFIGS['digits_convexp']` (8x8x1) with each mixing layer;
   * cifar-size: 32x32x3, 2 levels of 2 steps, DenseNet depth 4, growth 32,
-    32 channels (the CIFAR-10 geometry at a size a CPU trains).
+    32 channels (the CIFAR-10 geometry at a size a CPU trains);
+  * digits transformation: the study's transformation models on 8x8x1
+    (`conv_sylvester_unif`, `residual_block_unif`, `coupling_baseline_unif`
+    at 2 levels of 4 steps, width 32), which the trainer's default runs
+    without XLA (`--models= --name=train_transformations` times only
+    these).
 Step times are medians after warm-up; images/s = 64 / step time. The same
 program runs on a GPU when TensorFlow sees one.
 """
 
-import os
-import sys
 
 from absl import app
 from absl import flags
 
+import common
 from tfp_convexp import flows
 
-import common
-
-# common.step_time_ms runs the training program's step (train/step.py).
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TRANSFORMATIONS = {'conv_sylvester': 'conv_sylvester_unif',
+                   'residual_block': 'residual_block_unif',
+                   'coupling': 'coupling_baseline_unif'}
 
 flags.DEFINE_integer('steps', 20, 'Timed steps per model (after 3 warm-up).')
 flags.DEFINE_integer('batch_size', 64, 'Images per step.')
 flags.DEFINE_list('mixings', list(flows.MIXINGS), 'Mixing layers to time.')
 flags.DEFINE_list('models', ['digits', 'cifar-size'], 'Models to time.')
+flags.DEFINE_list('transformations', list(TRANSFORMATIONS),
+                  'Transformation models to time on the digits.')
 flags.DEFINE_string('out', 'benchmarks/results', 'Output folder.')
+flags.DEFINE_string('name', 'train', 'Results file name (`<name>.md`, '
+                    '`<name>.json`).')
 FLAGS = flags.FLAGS
 
 MODELS = {
@@ -39,6 +46,19 @@ MODELS = {
         densenet_growth=32, n_intermediate_channels=32,
         dequantize_distribution='uniform')),
 }
+
+
+def runs():
+  """`(model name, layer, shape, make_flow kwargs)` of every row."""
+  for model_name in FLAGS.models:
+    shape, base = MODELS[model_name]
+    for mixing in FLAGS.mixings:
+      yield model_name, mixing, shape, dict(base, mixing=mixing)
+  for layer in FLAGS.transformations:
+    yield 'digits transformation', layer, (8, 8, 1), dict(
+        flows.CONFIGS[TRANSFORMATIONS[layer]], n_levels=2, n_subflows=4,
+        densenet_depth=2, densenet_growth=16, n_intermediate_channels=32,
+        n_internal_channels=32)
 
 
 def markdown_table(rows, steps, batch_size):
@@ -58,25 +78,22 @@ def markdown_table(rows, steps, batch_size):
 def main(argv):
   del argv
   rows = []
-  for model_name in FLAGS.models:
-    shape, base = MODELS[model_name]
-    for mixing in FLAGS.mixings:
-      kwargs = dict(base, mixing=mixing)
-      result = {'model': model_name, 'image_shape': list(shape),
-                'mixing': mixing, 'batch_size': FLAGS.batch_size}
-      for jit in (False, True):
-        ms, compile_s = common.step_time_ms(shape, kwargs, jit, FLAGS.steps,
-                                            FLAGS.batch_size)
-        key = 'xla' if jit else 'graph'
-        result[f'{key}_step_ms'] = round(ms, 1)
-        result[f'{key}_images_per_s'] = round(FLAGS.batch_size / ms * 1e3, 1)
-        result[f'{key}_first_step_s'] = round(compile_s, 1)
-      result['xla_speedup'] = round(result['graph_step_ms'] /
-                                    result['xla_step_ms'], 2)
-      rows.append(result)
-      print(result, flush=True)
+  for model_name, layer, shape, kwargs in runs():
+    result = {'model': model_name, 'image_shape': list(shape),
+              'mixing': layer, 'batch_size': FLAGS.batch_size}
+    for jit in (False, True):
+      ms, compile_s = common.step_time_ms(shape, kwargs, jit, FLAGS.steps,
+                                          FLAGS.batch_size)
+      key = 'xla' if jit else 'graph'
+      result[f'{key}_step_ms'] = round(ms, 1)
+      result[f'{key}_images_per_s'] = round(FLAGS.batch_size / ms * 1e3, 1)
+      result[f'{key}_first_step_s'] = round(compile_s, 1)
+    result['xla_speedup'] = round(result['graph_step_ms'] /
+                                  result['xla_step_ms'], 2)
+    rows.append(result)
+    print(result, flush=True)
   markdown = markdown_table(rows, FLAGS.steps, FLAGS.batch_size)
-  common.write_results(FLAGS.out, 'train', {'machine': common.machine(),
+  common.write_results(FLAGS.out, FLAGS.name, {'machine': common.machine(),
                                             'rows': rows}, markdown)
   print(markdown)
 
