@@ -314,10 +314,12 @@ def prepare():
   return run
 
 
-# Mixing layers whose training step XLA:CPU ran faster on 8x8 digits
-# (benchmarks/results/train.md); on 32x32 images every layer ran slower.
+# Mixing layers and transformations whose training step XLA:CPU ran faster
+# on 8x8 digits (benchmarks/results/train.md and train_transformations.md);
+# on 32x32 images every mixing layer ran slower.
 _XLA_FASTER_MIXINGS = ('convexp', 'convexp_only', 'emerging', 'emerging_only',
                        'periodic', 'woodbury')
+_XLA_FASTER_MODEL_TYPES = ('sylvester', 'residual_flow')
 
 
 def _say(message):
@@ -327,16 +329,15 @@ def _say(message):
 
 def default_jit_compile(config, strategy):
   """XLA for the loss where it was measured faster: always on TPUs (which
-  need it); on CPUs for small images with a spatial mixing layer and no
-  residual block (its Russian-roulette loop is slower under XLA:CPU; see
-  benchmarks/results/train.md); for graph flows."""
+  need it); on CPUs for small images (at most 64 pixels) with a spatial
+  mixing layer, a Sylvester flow or residual blocks; for graph flows."""
   if strategy == 'tpu' or tasks.of(config).name == 'graphs':
     return True
   model = config['model']
   h, w, _ = config['image_shape']
-  return (model.get('layout') == 'multiscale' and
-          model.get('mixing') in _XLA_FASTER_MIXINGS and h * w <= 64 and
-          model.get('model_type') != 'residual_flow')
+  return (model.get('layout') == 'multiscale' and h * w <= 64 and
+          (model.get('mixing') in _XLA_FASTER_MIXINGS or
+           model.get('model_type') in _XLA_FASTER_MODEL_TYPES))
 
 
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
