@@ -77,10 +77,14 @@ def test_outputs_evaluate_sample(finished_run, tmp_path):
              for f in os.listdir(os.path.join(work, 'tb'))]
   logged = {v.tag: float(tf.make_ndarray(v.tensor))
             for e in tf.compat.v1.train.summary_iterator(events)
-            for v in e.summary.value if v.tag.startswith('convexp/')}
+            for v in e.summary.value if v.tag.startswith('convexp')}
   # Without XLA, the series lengths the layers ran on a test batch: each
   # stops before its cap of 9 (the kernels are small this early).
   assert 1 <= logged['convexp/terms_mean'] <= logged['convexp/terms_max'] < 9
+  norms = {tag: value for tag, value in logged.items()
+           if tag.startswith('convexp_norm/')}
+  assert len(norms) == 2, norms  # 2 levels of 1 step
+  assert all(0. < v <= 1. + 1e-6 for v in norms.values()), norms
   png = tf.io.decode_png(tf.io.read_file(os.path.join(work, 'samples_0000004.png')))
   assert png.shape == (108, 108, 1)  # 2x2 digits, 48 px each, 4 px apart
   out = _call('train.evaluate', f'--workdir={work}', '--num_samples=2',

@@ -360,11 +360,15 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
                 steps_per_epoch=self.steps_per_epoch, power=self.power)
 
 
+def _convexp_layers(model):
+  return [layer for layer in getattr(model.bijector, 'layers', ())
+          if isinstance(layer, bijectors.ConvolutionExponential)]
+
+
 def _convexp_terms(model, metric, arrays, batch_size, seed, jit):
   """Series lengths of the convolution exponentials' calls: under XLA every
   call runs its cap; otherwise what they ran on the first evaluation batch."""
-  layers = [layer for layer in getattr(model.bijector, 'layers', ())
-            if isinstance(layer, bijectors.ConvolutionExponential)]
+  layers = _convexp_layers(model)
   if jit or not layers:
     return [layer.terms for layer in layers]
   with bijectors.recording_terms() as calls:
@@ -527,6 +531,11 @@ def train(run):
       if terms:
         tf.summary.scalar('convexp/terms_mean', float(np.mean(terms)))
         tf.summary.scalar('convexp/terms_max', float(np.max(terms)))
+      # Where the norm constraint binds: each layer's certified ||M||_2 as a
+      # fraction of its norm_bound (1 on the bound).
+      for layer in _convexp_layers(model):
+        tf.summary.scalar(f'convexp_norm/{layer.name}', float(
+            layer.operator_norm_bound() / layer.norm_bound))
     if run.chief and canvas is not None:
       image_lib.write_png(os.path.join(workdir, f'samples_{int(step.numpy()):07d}.png'),
                           canvas)
