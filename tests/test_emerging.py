@@ -85,6 +85,30 @@ def test_inverse_of_one_autoregressive_conv_against_dense_solve(h, w):
   np.testing.assert_allclose(np.triu(m, 1), 0.)
 
 
+@pytest.mark.parametrize('init_scale', [0.02, 0.5])
+def test_initial_taps_have_the_init_scale(init_scale):
+  """Free taps (off the centre, and below the centre's diagonal) are drawn
+  with standard deviation `init_scale`; the centre diagonal starts at 1."""
+  c = 16
+  layer = EmergingConv([4, 4, c], init_scale=init_scale, seed=0)
+  mask = ar.ar_kernel_mask(2, c).astype(bool)
+  np.fill_diagonal(mask[1, 1], False)
+  for kernel in layer.kernels():
+    free = kernel.numpy()[mask]
+    assert free.size == 3 * c * c + c * (c - 1) // 2
+    assert abs(free.std() / init_scale - 1.) < 0.05
+    np.testing.assert_array_equal(np.diag(kernel.numpy()[1, 1]), 1.)
+  zero = EmergingConv([4, 4, c], init_scale=0., seed=0)
+  np.testing.assert_array_equal(zero.forward(tf.ones([1, 4, 4, c])), 1.)
+
+
+@pytest.mark.parametrize('init_scale', [-0.1, float('inf'), float('nan'),
+                                        True, '0.1'])
+def test_bad_init_scale(init_scale):
+  with pytest.raises(ValueError, match='`init_scale` must be a finite'):
+    EmergingConv([4, 4, 2], init_scale=init_scale)
+
+
 @pytest.mark.parametrize('kernel_size', [0, 2, 4, 3.])
 def test_bad_kernel_size(kernel_size):
   with pytest.raises(ValueError, match='odd positive int'):

@@ -136,7 +136,10 @@ _MIXING_NOTES = (
     'two halves of the net output instead of interleaving them (the same '
     'net); the emerging layers keep their centre diagonal as exp(log_diag) '
     '(2C more parameters per layer than the reference, which cannot become '
-    'singular); the dequantization flow applies its layers forward where '
+    'singular) and draw their other taps with standard deviation 0.02, as '
+    'the emerging paper\'s code, where this reference draws 1 / (2 C) '
+    '(0.042 and 0.010 at its 12 and 48 channels; see `EmergingConv`); the '
+    'dequantization flow applies its layers forward where '
     'the reference samples through their inverses (the same families, and '
     'the same parameter count).' + _CIFAR10_PROTOCOL_NOTES)
 _REFERENCE_MIXING = {'1x1': 57_196_060, 'convexp': 55_908_960,
