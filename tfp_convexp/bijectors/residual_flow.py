@@ -37,10 +37,10 @@ class ResidualFlowBlock(base.ImageBijector):
     `1 / P(N >= k)`. It is random, so every log-det call needs a stateless
     `seed` keyword (`forward_log_det_jacobian(x, event_ndims=3, seed=s)`,
     `log_prob(x, bijector_kwargs=...)` or inside a Chain
-    `**{block.name: dict(seed=s)}`); without one it raises. The terms are
-    unrolled up to `max_terms` (a static bound, for XLA), each skipped by a
-    `tf.cond` past `N`; the cap biases the estimate by at most the
-    probability `(1 - p)^(max_terms - n_exact_terms)` of reaching it.
+    `**{block.name: dict(seed=s)}`); without one it raises. The terms run
+    in a `tf.while_loop` of at most `max_terms` iterations (a static bound,
+    for XLA); the cap biases the estimate by at most the probability
+    `(1 - p)^(max_terms - n_exact_terms)` of reaching it.
 
   #### Example
 
