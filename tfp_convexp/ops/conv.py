@@ -59,8 +59,9 @@ def _conv2d_differentiated_by_convolutions(x, kernel, padding):
 
   Inside a `tf.while_loop` body or a `tf.cond` branch, XLA:CPU runs
   TensorFlow's convolution gradients (`Conv2DBackpropInput`,
-  `Conv2DBackpropFilter`) 25 to 200 times slower than outside, and forward
-  convolutions at full speed (benchmarks/results/implementation_choices.md).
+  `Conv2DBackpropFilter`) more than ten times slower than outside, and
+  forward convolutions at full speed
+  (benchmarks/results/implementation_choices.md).
   XLA also keeps every op of a loop body, so the kernel gradient is paid
   even where only the input gradient is used, as in the residual flows'
   vector-Jacobian products. Outside control flow TensorFlow's gradients are
