@@ -8,11 +8,10 @@ a non-finite step skips), with Adamax, on one replica, at batch 64:
   * digits: `CONFIGS['digits_convexp']` (8x8x1) with each mixing layer;
   * cifar-size: 32x32x3, 2 levels of 2 steps, DenseNet depth 4, growth 32,
     32 channels (the CIFAR-10 geometry at a size a CPU trains);
-  * digits transformation: the study's transformation models on 8x8x1
+  * digits and photos transformation: the study's transformation models
     (`conv_sylvester_unif`, `residual_block_unif`, `coupling_baseline_unif`
-    at 2 levels of 4 steps, width 32), which the trainer's default runs
-    without XLA (`--models= --name=train_transformations` times only
-    these).
+    at 2 levels of 4 steps, width 32) on 8x8x1 and on 16x16x3 images
+    (`--models= --name=train_transformations` times only these).
 Step times are medians after warm-up; images/s = 64 / step time. The same
 program runs on a GPU when TensorFlow sees one.
 """
@@ -33,7 +32,7 @@ flags.DEFINE_integer('batch_size', 64, 'Images per step.')
 flags.DEFINE_list('mixings', list(flows.MIXINGS), 'Mixing layers to time.')
 flags.DEFINE_list('models', ['digits', 'cifar-size'], 'Models to time.')
 flags.DEFINE_list('transformations', list(TRANSFORMATIONS),
-                  'Transformation models to time on the digits.')
+                  'Transformation models to time on 8x8x1 and 16x16x3.')
 flags.DEFINE_string('out', 'benchmarks/results', 'Output folder.')
 flags.DEFINE_string('name', 'train', 'Results file name (`<name>.md`, '
                     '`<name>.json`).')
@@ -54,11 +53,12 @@ def runs():
     shape, base = MODELS[model_name]
     for mixing in FLAGS.mixings:
       yield model_name, mixing, shape, dict(base, mixing=mixing)
-  for layer in FLAGS.transformations:
-    yield 'digits transformation', layer, (8, 8, 1), dict(
-        flows.CONFIGS[TRANSFORMATIONS[layer]], n_levels=2, n_subflows=4,
-        densenet_depth=2, densenet_growth=16, n_intermediate_channels=32,
-        n_internal_channels=32)
+  for data, shape in (('digits', (8, 8, 1)), ('photos', (16, 16, 3))):
+    for layer in FLAGS.transformations:
+      yield f'{data} transformation', layer, shape, dict(
+          flows.CONFIGS[TRANSFORMATIONS[layer]], n_levels=2, n_subflows=4,
+          densenet_depth=2, densenet_growth=16, n_intermediate_channels=32,
+          n_internal_channels=32)
 
 
 def markdown_table(rows, steps, batch_size):

@@ -314,9 +314,10 @@ def prepare():
   return run
 
 
-# Mixing layers and transformations whose training step XLA:CPU ran faster
-# on 8x8 digits (benchmarks/results/train.md and train_transformations.md);
-# on 32x32 images every mixing layer ran slower.
+# Mixing layers whose training step XLA:CPU ran faster on 8x8 digits
+# (benchmarks/results/train.md; on 32x32 images every mixing layer ran
+# slower), and transformations whose step it ran faster on 8x8 and 16x16
+# images (train_transformations.md; 32x32 not measured).
 _XLA_FASTER_MIXINGS = ('convexp', 'convexp_only', 'emerging', 'emerging_only',
                        'periodic', 'woodbury')
 _XLA_FASTER_MODEL_TYPES = ('sylvester', 'residual_flow')
@@ -329,15 +330,16 @@ def _say(message):
 
 def default_jit_compile(config, strategy):
   """XLA for the loss where it was measured faster: always on TPUs (which
-  need it); on CPUs for small images (at most 64 pixels) with a spatial
-  mixing layer, a Sylvester flow or residual blocks; for graph flows."""
+  need it); on CPUs for images of at most 64 pixels with a spatial mixing
+  layer and of at most 256 with a Sylvester flow or residual blocks; for
+  graph flows."""
   if strategy == 'tpu' or tasks.of(config).name == 'graphs':
     return True
   model = config['model']
   h, w, _ = config['image_shape']
-  return (model.get('layout') == 'multiscale' and h * w <= 64 and
-          (model.get('mixing') in _XLA_FASTER_MIXINGS or
-           model.get('model_type') in _XLA_FASTER_MODEL_TYPES))
+  return model.get('layout') == 'multiscale' and (
+      (model.get('mixing') in _XLA_FASTER_MIXINGS and h * w <= 64) or
+      (model.get('model_type') in _XLA_FASTER_MODEL_TYPES and h * w <= 256))
 
 
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
