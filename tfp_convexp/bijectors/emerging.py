@@ -65,8 +65,8 @@ class EmergingConv(base.ImageBijector):
         emerging paper's code; the convolution-exponential paper's port
         draws `1 / sqrt(m^2 C^2)` instead, the same order at 12 to 48
         channels but 0.125 at 4, where its random shear started the
-        study's digits model 0.4 to 0.8 bits/dim behind and kept it behind
-        (`benchmarks/results/study.md`).
+        study's digits model 0.38 to 0.80 bits/dim behind and kept it
+        behind (`benchmarks/results/emerging_init.md`, `study.md`).
       seed: optional int for the initialisation.
       dtype: floating dtype.
       validate_args: check inputs and weights for non-finite values.
