@@ -22,7 +22,6 @@ Writes `emerging_init.json` and `.md`.
 
 from absl import app
 from absl import flags
-import numpy as np
 import tensorflow as tf
 
 import common
