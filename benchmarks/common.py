@@ -4,17 +4,15 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 
 import tensorflow as tf
 
-# Benchmarks measure this checkout's package and training program, not an
-# installed copy: run as `python benchmarks/x.py`, a program has
-# `benchmarks/` first on its path, and imports this module before them.
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-  sys.path.insert(0, ROOT)
+import checkout
+
+# Importing `checkout` put this repository first on the path, before any
+# installed copy of the package.
+ROOT = checkout.ROOT
 
 
 def _fetch(out):

@@ -48,8 +48,7 @@ import time
 from absl import app
 from absl import flags
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from checkout import ROOT
 
 flags.DEFINE_list('runs', ['*'], 'Glob patterns of the run names to run and '
                   'report (DATASET/EXPERIMENT/LAYER/sSEED).')

@@ -1,4 +1,4 @@
-"""End-to-end training throughput for every mixing layer, with and without XLA.
+"""Training-step time per mixing layer and transformation, with and without XLA.
 
     python benchmarks/train_bench.py [--steps=20] [--out=benchmarks/results]
 
