@@ -100,6 +100,41 @@ def test_conv_exp_equals_dense_expm(h, w, c, k, padding, seed):
   if padding == 'CIRCULAR':
     fourier = ops.conv_exp_fourier(tf.constant(x), tf.constant(kernel)).numpy()
     np.testing.assert_allclose(fourier, want, atol=1e-12)
+  matrix = ops.conv_exp_matrix(tf.constant(x), tf.constant(kernel), 40,
+                               padding).numpy()
+  np.testing.assert_allclose(matrix, want, atol=1e-12)
+  np.testing.assert_allclose(
+      ops.inverse_conv_exp_matrix(tf.constant(matrix), tf.constant(kernel), 40,
+                                  padding), x, atol=1e-12)
+
+
+@hypothesis.settings(max_examples=15)
+@hypothesis.given(h=st.integers(1, 4), w=st.integers(1, 5),
+                  c_in=st.integers(1, 3), c_out=st.integers(1, 3),
+                  k=st.sampled_from([1, 3, 5]),
+                  padding=st.sampled_from(['SAME', 'CIRCULAR']),
+                  seed=st.integers(0, 2**16))
+def test_conv_matrix_is_the_convolution(h, w, c_in, c_out, k, padding, seed):
+  rng = np.random.default_rng(seed)
+  kernel = rng.standard_normal((k, k, c_in, c_out))
+  # Checked against the test's own entry-by-entry matrix, wrapping taps too.
+  want = dense_conv.conv_matrix(kernel, h, w, padding).T
+  np.testing.assert_allclose(
+      ops.conv_matrix(tf.constant(kernel), (h, w), padding), want, atol=1e-14)
+
+
+@hypothesis.settings(max_examples=20)
+@hypothesis.given(size=st.integers(1, 6), terms=st.integers(0, 20),
+                  scale=st.sampled_from([0.1, 1., 3.]),
+                  seed=st.integers(0, 2**16))
+def test_exp_series_matrix_is_the_truncated_series(size, terms, scale, seed):
+  a = scale * np.random.default_rng(seed).standard_normal((size, size))
+  want, power = np.zeros_like(a), np.eye(size)
+  for k in range(terms + 1):
+    want += power / math.factorial(k)
+    power = power @ a
+  np.testing.assert_allclose(ops.exp_series_matrix(tf.constant(a), terms),
+                             want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
 def _kernel_of_norm(rng, k, c, h, w, padding, norm):
@@ -132,8 +167,12 @@ def test_stopping_series_certifies_its_tolerance(h, w, c, k, padding,
                                     tolerance=tolerance)
   expm = scipy.linalg.expm(dense_conv.conv_matrix(kernel, h, w, padding))
   want = dense_conv.apply_matrix(expm, x)
-  for g, e, xi in zip(got.numpy(), want, x):
+  # The matrix form runs the cap's whole series: certified as well.
+  matrix = ops.conv_exp_matrix(tf.constant(x), tf.constant(kernel), cap,
+                               padding).numpy()
+  for g, m, e, xi in zip(got.numpy(), matrix, want, x):
     assert np.linalg.norm(g - e) <= tolerance * np.linalg.norm(xi)
+    assert np.linalg.norm(m - e) <= tolerance * np.linalg.norm(xi)
   assert 0 <= int(ran) <= cap
   # The stopped series is the fixed series of the length that ran.
   np.testing.assert_allclose(

@@ -6,13 +6,16 @@ from tfp_convexp.ops.conv import channel_matmul
 from tfp_convexp.ops.conv import circular_pad
 from tfp_convexp.ops.conv import conv2d
 from tfp_convexp.ops.conv import conv2d_kernel_grad
+from tfp_convexp.ops.conv import conv_matrix
 from tfp_convexp.ops.conv_exp import conv_exp
 from tfp_convexp.ops.conv_exp import conv_exp_and_terms
 from tfp_convexp.ops.conv_exp import conv_exp_fourier
 from tfp_convexp.ops.conv_exp import conv_exp_log_det
+from tfp_convexp.ops.conv_exp import conv_exp_matrix
 from tfp_convexp.ops.conv_exp import inverse_conv_exp
 from tfp_convexp.ops.conv_exp import inverse_conv_exp_and_terms
 from tfp_convexp.ops.conv_exp import inverse_conv_exp_fourier
+from tfp_convexp.ops.conv_exp import inverse_conv_exp_matrix
 from tfp_convexp.ops.expm import expm
 from tfp_convexp.ops.householder import householder_product
 from tfp_convexp.ops.operator_norm import conv_operator_norm_bound
@@ -30,6 +33,7 @@ from tfp_convexp.ops.residual_log_det import russian_roulette_log_det
 from tfp_convexp.ops.series import exp_series_tail_bound
 from tfp_convexp.ops.series import exp_series_terms
 from tfp_convexp.ops.series import exp_series_until_certified
+from tfp_convexp.ops.series import exp_series_matrix
 
 __all__ = [
     'solve_autoregressive',
@@ -38,13 +42,16 @@ __all__ = [
     'circular_pad',
     'conv2d',
     'conv2d_kernel_grad',
+    'conv_matrix',
     'conv_exp',
     'conv_exp_and_terms',
     'conv_exp_fourier',
     'conv_exp_log_det',
+    'conv_exp_matrix',
     'inverse_conv_exp',
     'inverse_conv_exp_and_terms',
     'inverse_conv_exp_fourier',
+    'inverse_conv_exp_matrix',
     'expm',
     'householder_product',
     'conv_operator_norm_bound',
@@ -62,4 +69,5 @@ __all__ = [
     'exp_series_tail_bound',
     'exp_series_terms',
     'exp_series_until_certified',
+    'exp_series_matrix',
 ]

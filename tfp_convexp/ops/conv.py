@@ -5,12 +5,13 @@ spatial sizes, so 'SAME' keeps the image size and the centre tap sits at
 `((k_h - 1) / 2, (k_w - 1) / 2)`.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from tfp_convexp.ops import xla
 
 __all__ = ['PADDINGS', 'conv2d', 'adjoint_kernel', 'conv2d_kernel_grad',
-           'circular_pad', 'channel_matmul']
+           'circular_pad', 'channel_matmul', 'conv_matrix']
 
 PADDINGS = ('SAME', 'CIRCULAR')
 
@@ -127,3 +128,32 @@ def channel_matmul(x, matrix):
   flat = tf.matmul(tf.reshape(x, [-1, channels]), matrix, transpose_b=True)
   return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], tf.shape(matrix)[:1]],
                                     0))
+
+
+def conv_matrix(kernel, spatial_shape, padding='SAME'):
+  """The dense `[H W C_in, H W C_out]` matrix `A` of `conv2d`:
+  `flat(conv2d(x, K)) = flat(x) @ A`, `flat` the row-major `(H, W, C)`
+  order (so `A` is the transpose of the usual column-vector matrix).
+
+  One contraction of the kernel with a constant 0/1 table of which tap joins
+  which pair of pixels; taps that wrap onto the same pixel add up.
+  """
+  kernel = tf.convert_to_tensor(kernel)
+  k_h, k_w, c_in, c_out = (int(s) for s in kernel.shape)
+  height, width = (int(s) for s in spatial_shape)
+  pad_h, pad_w = _half_sizes(kernel)
+  table = np.zeros([k_h * k_w, height * width, height * width],
+                   kernel.dtype.as_numpy_dtype)
+  for a in range(k_h):
+    for b in range(k_w):
+      for i in range(height):
+        for j in range(width):
+          si, sj = i + a - pad_h, j + b - pad_w
+          if padding == 'CIRCULAR':
+            si, sj = si % height, sj % width
+          elif not (0 <= si < height and 0 <= sj < width):
+            continue
+          table[a * k_w + b, si * width + sj, i * width + j] += 1.
+  pairs = tf.einsum('tpq,tio->piqo', tf.constant(table),
+                    tf.reshape(kernel, [k_h * k_w, c_in, c_out]))
+  return tf.reshape(pairs, [height * width * c_in, height * width * c_out])

@@ -26,6 +26,8 @@ __all__ = [
     'inverse_conv_exp_and_terms',
     'conv_exp_fourier',
     'inverse_conv_exp_fourier',
+    'conv_exp_matrix',
+    'inverse_conv_exp_matrix',
     'conv_exp_log_det',
 ]
 
@@ -263,6 +265,46 @@ def inverse_conv_exp_fourier(y, kernel, name=None):
   """Exact `exp(-M) y` for a circular convolution, in the Fourier domain."""
   with tf.name_scope(name or 'inverse_conv_exp_fourier'):
     return conv_exp_fourier(y, -tf.convert_to_tensor(kernel))
+
+
+def conv_exp_matrix(x, kernel, terms, padding='SAME', name=None):
+  """The truncated series `sum_{k<=terms} M^k x / k!` through its matrix.
+
+  The same operator as `conv_exp(x, kernel, terms, padding)`, so the same
+  certificate holds, but formed once per call as a dense `D x D` matrix
+  (`D = H W C`, Paterson-Stockmeyer: 5 products for 9 terms) and applied to
+  the whole batch in one product, with plain autodiff for the gradient.
+  For small images this replaces `4 T` tiny convolutions (forward,
+  recomputation, input and kernel gradients) by a few small dense products;
+  the cost grows as `D^3`, so large images keep the series
+  (benchmarks/results/convexp_terms.md).
+
+  Args:
+    x: `[B, H, W, C]` float tensor.
+    kernel: `[k_h, k_w, C, C]` tensor of the same dtype, odd spatial sizes.
+    terms: static Python int `T`, the highest power kept.
+    padding: `'SAME'` (zeros) or `'CIRCULAR'`.
+    name: optional name scope.
+
+  Returns:
+    `[B, H, W, C]` tensor.
+  """
+  _check_terms(terms)
+  _check_padding(padding)
+  with tf.name_scope(name or 'conv_exp_matrix'):
+    x = tf.convert_to_tensor(x)
+    kernel = tf.convert_to_tensor(kernel, dtype=x.dtype)
+    shape = [int(s) for s in x.shape[-3:]]
+    series = series_lib.exp_series_matrix(
+        conv_lib.conv_matrix(kernel, shape[:2], padding), terms)
+    flat = tf.matmul(tf.reshape(x, [-1, math.prod(shape)]), series)
+    return tf.reshape(flat, tf.shape(x))
+
+
+def inverse_conv_exp_matrix(y, kernel, terms, padding='SAME', name=None):
+  """`conv_exp_matrix` for the inverse `exp(-M) y`."""
+  with tf.name_scope(name or 'inverse_conv_exp_matrix'):
+    return conv_exp_matrix(y, -tf.convert_to_tensor(kernel), terms, padding)
 
 
 def conv_exp_log_det(kernel, spatial_shape):

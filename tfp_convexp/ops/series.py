@@ -5,7 +5,7 @@ import math
 import tensorflow as tf
 
 __all__ = ['exp_series_tail_bound', 'exp_series_terms',
-           'exp_series_until_certified']
+           'exp_series_until_certified', 'exp_series_matrix']
 
 
 def exp_series_tail_bound(norm_bound, terms):
@@ -106,3 +106,46 @@ def exp_series_until_certified(step, x, max_terms, norm_bound, tolerance,
                                    (tf.constant(0), x, x),
                                    maximum_iterations=max_terms)
   return result, terms
+
+
+def exp_series_matrix(a, terms):
+  """`sum_{k<=terms} A^k / k!` for a square matrix `A`, by Paterson and
+  Stockmeyer's scheme: about `2 sqrt(terms)` matrix products instead of
+  Horner's `terms` (5 instead of 9 for `terms=9`).
+
+  With `s` the block size, the powers `A^2 .. A^s` are formed once, and the
+  polynomial is evaluated as Horner's scheme in `A^s` whose coefficients are
+  the blocks `sum_{i<s} A^i / (j s + i)!`, which need no products.
+
+  Args:
+    a: `[D, D]` float tensor.
+    terms: Python int `T >= 0`, the highest power kept.
+
+  Returns:
+    `[D, D]` tensor, the same truncated series as `T` applications of `A`.
+
+  #### References
+
+  Michael S. Paterson and Larry J. Stockmeyer. On the number of nonscalar
+  multiplications necessary to evaluate polynomials. SIAM Journal on
+  Computing, 2(1), 1973.
+  """
+  a = tf.convert_to_tensor(a)
+  eye = tf.eye(int(a.shape[-1]), dtype=a.dtype)
+  if terms == 0:
+    return eye
+  # The s with the fewest products: s - 1 powers, ceil((T+1)/s) - 1 steps.
+  size = min(range(1, terms + 2),
+             key=lambda s: s - 1 + -(-(terms + 1) // s) - 1)
+  blocks = -(-(terms + 1) // size)
+  powers = [eye, a]
+  while len(powers) <= (size if blocks > 1 else size - 1):
+    powers.append(tf.matmul(powers[-1], a))
+
+  def block(j):
+    return tf.add_n([powers[i] / math.factorial(j * size + i)
+                     for i in range(size) if j * size + i <= terms])
+  result = block(blocks - 1)
+  for j in range(blocks - 2, -1, -1):
+    result = block(j) + tf.matmul(powers[size], result)
+  return result
