@@ -39,13 +39,16 @@ def _closed_form(layer):
     channels=st.integers(1, 3), kernel_size=st.sampled_from([1, 3, 5]),
     padding=st.sampled_from(['SAME', 'CIRCULAR']),
     dtype=st.sampled_from([tf.float32, tf.float64]),
-    scale=st.sampled_from([0.05, 0.5, 2.]), seed=st.integers(0, 2**16))
+    scale=st.sampled_from([0.05, 0.5, 2.]),
+    method=st.sampled_from([None, 'series', 'matrix']),
+    seed=st.integers(0, 2**16))
 def test_oracle(height, width, channels, kernel_size, padding, dtype, scale,
-                seed):
+                method, seed):
   if padding == 'CIRCULAR':
     hypothesis.assume(kernel_size <= min(height, width))
   layer = _layer([height, width, channels], seed, scale,
-                 kernel_size=kernel_size, padding=padding, dtype=dtype)
+                 kernel_size=kernel_size, padding=padding, dtype=dtype,
+                 method=method)
   x = np.random.default_rng(seed).standard_normal(
       (2, height, width, channels))
   # A single saturated 1x1x1x1 kernel is rescaled to exactly +-norm_bound,
@@ -57,8 +60,10 @@ def test_oracle(height, width, channels, kernel_size, padding, dtype, scale,
 
 @pytest.mark.parametrize('padding,method,dtype', [
     ('SAME', 'series', tf.float32), ('CIRCULAR', 'fourier', tf.float64),
+    ('SAME', 'matrix', tf.float32),
     *[pytest.param(p, m, d, marks=pytest.mark.slow) for p, m, d in [
         ('SAME', 'series', tf.float64), ('CIRCULAR', 'series', tf.float32),
+        ('SAME', 'matrix', tf.float64), ('CIRCULAR', 'matrix', tf.float32),
         ('CIRCULAR', 'series', tf.float64), ('CIRCULAR', 'fourier', tf.float32)]]])
 def test_oracle_xla_non_square(padding, method, dtype):
   layer = _layer([3, 5, 2], seed=3, padding=padding, method=method,
@@ -99,6 +104,7 @@ def test_optimizers_apply_the_projection(keras_module):
 
 
 @pytest.mark.parametrize('padding,method', [('SAME', 'series'),
+                                            ('SAME', 'matrix'),
                                             ('CIRCULAR', 'series'),
                                             ('CIRCULAR', 'fourier')])
 def test_validate_args_rejects_a_kernel_outside_the_bound(padding, method):
@@ -114,9 +120,10 @@ def test_validate_args_rejects_a_kernel_outside_the_bound(padding, method):
   layer.forward(x + 0.)
 
 
-def test_truncation_error_within_certificate():
+@pytest.mark.parametrize('method', ['series', 'matrix'])
+def test_truncation_error_within_certificate(method):
   layer = _layer([4, 5, 2], seed=2, scale=3., dtype=tf.float64,
-                 tolerance=1e-4)
+                 tolerance=1e-4, method=method)
   bound = tfp_convexp.ops.exp_series_tail_bound
   assert bound(0.95, layer.terms) <= 1e-4 < bound(0.95, layer.terms - 1)
   x = np.random.default_rng(0).standard_normal((3, 4, 5, 2))
@@ -135,9 +142,47 @@ def test_default_terms():
                                 ).truncation_error_bound == 0.
 
 
+def test_default_method_follows_the_image_size():
+  assert ConvolutionExponential([4, 4, 16]).method == 'matrix'  # 256
+  assert ConvolutionExponential([4, 4, 17]).method == 'series'
+  assert ConvolutionExponential([3, 3, 8], padding='CIRCULAR'
+                                ).method == 'fourier'
+
+
+def _assert_same_values_and_gradients(a, b):
+  """Two float64 layers with the same kernel compute the same forward and
+  inverse, and the same gradients of both for the input and the kernel."""
+  shape = (2, *a.event_shape)
+  x = tf.constant(np.random.default_rng(0).standard_normal(shape))
+  w = tf.constant(np.random.default_rng(1).standard_normal(shape))
+  results = []
+  for layer in (a, b):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y, x_back = layer.forward(x + 0.), layer.inverse(x + 0.)
+      loss = tf.reduce_sum(y * w) + tf.reduce_sum(x_back * w)
+    results.append([y, x_back, *tape.gradient(loss, [x, layer.kernel])])
+  for ra, rb in zip(*results):
+    np.testing.assert_allclose(ra, rb, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize('padding', ['SAME', 'CIRCULAR'])
+def test_matrix_and_series_agree(padding):
+  """The same truncated series: values, inverses and gradients."""
+  kwargs = dict(padding=padding, terms=12, dtype=tf.float64)
+  matrix = _layer([3, 4, 2], seed=11, method='matrix', **kwargs)
+  series = ConvolutionExponential([3, 4, 2], method='series', **kwargs)
+  series.kernel.assign(matrix.kernel)
+  _assert_same_values_and_gradients(matrix, series)
+  with tfp_convexp.bijectors.recording_terms() as calls:
+    matrix.forward(tf.ones([1, 3, 4, 2], tf.float64))
+  assert [int(ran) for _, ran in calls] == [12]
+
+
 def test_calls_stop_when_certified_and_record_what_ran():
-  stopping = _layer([4, 4, 3], seed=3, scale=0.1)
-  fixed = ConvolutionExponential([4, 4, 3], terms=stopping.terms)
+  stopping = _layer([4, 4, 3], seed=3, scale=0.1, method='series')
+  fixed = ConvolutionExponential([4, 4, 3], terms=stopping.terms,
+                                 method='series')
   fixed.kernel.assign(stopping.kernel)
   x = tf.random.stateless_normal([5, 4, 4, 3], seed=[1, 2])
   with tfp_convexp.bijectors.recording_terms() as calls:
@@ -185,17 +230,7 @@ def test_recomputed_gradient_matches_autodiff(padding):
   a = _layer([4, 5, 3], seed=7, **kwargs)
   b = ConvolutionExponential([4, 5, 3], recompute_gradient=False, **kwargs)
   b.kernel.assign(a.kernel)
-  x = tf.constant(np.random.default_rng(0).standard_normal((2, 4, 5, 3)))
-  w = tf.constant(np.random.default_rng(1).standard_normal((2, 4, 5, 3)))
-  grads = []
-  for layer in (a, b):
-    with tf.GradientTape() as tape:
-      tape.watch(x)
-      loss = tf.reduce_sum(layer.forward(x + 0.) * w) + tf.reduce_sum(
-          layer.inverse(x + 0.) * w)
-    grads.append(tape.gradient(loss, [x, layer.kernel]))
-  for ga, gb in zip(*grads):
-    np.testing.assert_allclose(ga, gb, rtol=1e-12, atol=1e-12)
+  _assert_same_values_and_gradients(a, b)
 
 
 def test_extra_batch_dimensions():

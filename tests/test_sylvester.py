@@ -98,14 +98,21 @@ def test_conv_oracle_fixed_case(check_xla):
       closed_form=_conv_closed_form(flow), check_xla=check_xla)
 
 
-def test_conv_basis_change_stops_its_series_within_the_tolerance():
-  flow = _conv_flow([4, 4, 2], 3, hidden_channels=4, convexp_tolerance=1e-10)
-  x = np.random.default_rng(1).standard_normal((3, 4, 4, 2))
+# 4x4x2 forms the series' matrix and runs every term; 6x6x8 (288 values)
+# convolves and stops each series once certified.
+@pytest.mark.parametrize('event_shape,method', [([4, 4, 2], 'matrix'),
+                                                ([6, 6, 8], 'series')])
+def test_conv_basis_change_meets_its_tolerance(event_shape, method):
+  flow = _conv_flow(event_shape, 3, hidden_channels=2 * event_shape[-1],
+                    convexp_tolerance=1e-10)
+  assert flow.convolution_exponential.method == method
+  x = np.random.default_rng(1).standard_normal((3, *event_shape))
   with tfp_convexp.bijectors.recording_terms() as calls:
     got = flow.forward(tf.constant(x)).numpy()
   cap = flow.convolution_exponential.terms
-  assert calls and all(0 < int(t) < cap for _, t in calls), (
-      [int(t) for _, t in calls], cap)
+  ran = [int(t) for _, t in calls]
+  assert ran and all((0 < t < cap) if method == 'series' else t == cap
+                     for t in ran), (ran, cap)
   np.testing.assert_allclose(got, _conv_closed_form(flow)(x), rtol=0,
                              atol=1e-8)
 

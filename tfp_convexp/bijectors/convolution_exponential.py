@@ -12,7 +12,11 @@ from tfp_convexp.bijectors.internal import image_events
 
 __all__ = ['ConvolutionExponential', 'recording_terms']
 
-_METHODS = ('series', 'fourier')
+_METHODS = ('series', 'fourier', 'matrix')
+# The largest H * W * C for which `method=None` forms the series' matrix: at
+# batch 64 it beat the convolutions up to 256 and lost from 384 on
+# (benchmarks/results/convexp_terms.md).
+MATRIX_MAX_SIZE = 256
 _RECORDERS = []
 
 
@@ -49,7 +53,8 @@ class ConvolutionExponential(base.ImageBijector):
   $$\text{log-det:} \quad \log \left| \det \frac{\partial z}{\partial x}
       \right| = \operatorname{tr} M = H\,W \operatorname{tr} K_{\text{centre}}$$
 
-  `exp(M)` is never formed: the series needs one convolution per term.
+  `exp(M)` is never formed: the series needs one convolution per term (or,
+  on small images, a few products of `HWC x HWC` matrices; see below).
 
   **Certified truncation.** The kernel is kept inside the set
   `||M||_2 <= norm_bound` (the paper's spectral normalisation), measured by a
@@ -59,8 +64,9 @@ class ConvolutionExponential(base.ImageBijector):
   iteration (`tfp_convexp.ops.conv_operator_norm_bound`). The cap `T` on
   the number of terms is the smallest static int with
   `norm_bound^(T+1) / (T+1)! * e^norm_bound <= tolerance`, which bounds
-  `||z - exp(M) x|| / ||x||` for any kernel in the set. Each call stops
-  earlier when the terms it produced certify the tolerance: after `k` terms
+  `||z - exp(M) x|| / ||x||` for any kernel in the set. With the
+  convolutions (`method='series'`), each call stops earlier when the terms
+  it produced certify the tolerance: after `k` terms
   the rest of the series is at most
   `||M^k x / k!|| * b / (k + 1) / (1 - b / (k + 2))` (`b = norm_bound`, each
   next term at most `b / (j + 1)` times the last), and the series stops once
@@ -78,6 +84,14 @@ class ConvolutionExponential(base.ImageBijector):
   every call re-certifies the bound and fails, naming the excess, if not.
   (Rescaling inside every call instead, as a reparameterisation, costs more
   than the series itself; see benchmarks/results/implementation_choices.md.)
+
+  **Small images.** With `method='matrix'` (the default for zero padding
+  when `H W C <= 256`) each call forms the same truncated series of `T`
+  terms as one dense `HWC x HWC` matrix (a few matrix products) and applies
+  it to the batch in one product: the same certificate, no early stop, and
+  plain autodiff for the gradient. On the small feature maps of multiscale
+  flows this replaces `4 T` tiny convolutions per training step, which cost
+  far more than their arithmetic (benchmarks/results/convexp_terms.md).
 
   **Circular padding** makes the map exactly translation-equivariant on the
   torus. With `method='fourier'` (its default) `exp(M)` is applied exactly,
@@ -143,13 +157,15 @@ class ConvolutionExponential(base.ImageBijector):
       terms: Python int; every call runs exactly this many series terms
         instead of stopping when `tolerance` is certified (the certificate
         then no longer applies).
-      method: `'series'` or `'fourier'` (circular padding only). Default:
-        `'fourier'` for circular padding, else `'series'`.
+      method: `'series'` (convolutions), `'matrix'` (the same series as a
+        dense matrix) or `'fourier'` (exact, circular padding only).
+        Default: `'fourier'` for circular padding, else `'matrix'` when
+        `H W C <= MATRIX_MAX_SIZE`, else `'series'`.
       gram_iterations: Python int, Gram iterations of the norm bound; the
         bound exceeds the torus norm by at most a factor `C^(1/2^(t+1))`.
-      recompute_gradient: use the memory-saving custom gradient (without
-        it every call runs all `terms`: autodiff would differentiate a
-        stopped series).
+      recompute_gradient: use the memory-saving custom gradient of the
+        `'series'` method (without it every call runs all `terms`: autodiff
+        would differentiate a stopped series).
       seed: optional int for the kernel's initialisation (a normal with
         standard deviation `1 / (C k_h k_w)`, as in the paper's code, then
         projected onto the norm bound).
@@ -178,15 +194,18 @@ class ConvolutionExponential(base.ImageBijector):
       tolerance = arguments.tolerance_or_default(tolerance, dtype, layer,
                                                  float64=1e-14)
       if method is None:
-        method = 'fourier' if padding == 'CIRCULAR' else 'series'
+        method = ('fourier' if padding == 'CIRCULAR' else
+                  'matrix' if height * width * channels <= MATRIX_MAX_SIZE
+                  else 'series')
       if method not in _METHODS or (method == 'fourier' and
                                     padding != 'CIRCULAR'):
-        raise ValueError(f"{layer}: `method` must be 'series', or 'fourier' "
-                         f"with padding='CIRCULAR'; got method={method!r} "
-                         f"with padding={padding!r}.")
-      # Without a given count, each call stops when its own terms certify
-      # the tolerance; the norm bound's count is then only the cap.
-      self._stops_early = terms is None
+        raise ValueError(f"{layer}: `method` must be 'series', 'matrix', or "
+                         f"'fourier' with padding='CIRCULAR'; got "
+                         f"method={method!r} with padding={padding!r}.")
+      # Without a given count, each call of the series stops when its own
+      # terms certify the tolerance; the norm bound's count is then only
+      # the cap.
+      self._stops_early = terms is None and method == 'series'
       if terms is None:
         terms = ops.exp_series_terms(norm_bound, tolerance)
       arguments.int_at_least(terms, 0, 'terms', layer)
@@ -229,8 +248,8 @@ class ConvolutionExponential(base.ImageBijector):
 
   @property
   def method(self):
-    """`'series'` (the certified series) or `'fourier'` (exact,
-    circular padding)."""
+    """`'series'` (the certified series), `'matrix'` (the same series as a
+    dense matrix) or `'fourier'` (exact, circular padding)."""
     return self._method
 
   @property
@@ -289,6 +308,11 @@ class ConvolutionExponential(base.ImageBijector):
     if self._method == 'fourier':
       fn = ops.inverse_conv_exp_fourier if inverse else ops.conv_exp_fourier
       out = fn(flat, self._kernel)
+    elif self._method == 'matrix':
+      fn = ops.inverse_conv_exp_matrix if inverse else ops.conv_exp_matrix
+      out = fn(flat, self._kernel, self._terms, self._padding)
+      for calls in _RECORDERS:
+        calls.append((self, tf.constant(self._terms)))
     else:
       fn = (ops.inverse_conv_exp_and_terms if inverse else
             ops.conv_exp_and_terms)
