@@ -12,19 +12,22 @@ process, one step of each in turn (so the machine's drifts fall on all
 alike):
 
   * `1x1`: Glow's 1x1 convolution, the baseline of the ratios;
-  * `convexp`: the convolution exponential as it is now, each call's value
-    stopping when its own last term certifies the tolerance (at most 9
-    terms; the gradient runs all 9);
-  * `convexp, 9 terms`: the same layers with `terms=9` fixed, as every call
-    ran before.
+  * `convexp`: the convolution exponential as it is now: on levels of at
+    most 256 values (`MATRIX_MAX_SIZE`) the series of 9 terms as one dense
+    matrix, above that the convolutions;
+  * `convexp, series`: the same layers with `method='series'` everywhere,
+    as before: each call's value stops when its own last term certifies
+    the tolerance (at most 9 terms, always 9 under XLA; the gradient runs
+    all 9).
 
 Before the timed steps, `--warmup` steps of Adamax at 1e-3 train each model
 on its batch. The table gives the median step time, its ratio to the 1x1
 model's, and the series lengths the convexp layers ran.
 
 The op alone: `conv_exp`'s forward alone and with its gradient at the models' convexp
-shapes, the stopping loop against the unrolled series, with and without
-XLA: the measurement behind unrolling under XLA.
+shapes and two more sizes, the stopping loop and the matrix form against
+the unrolled series, with and without XLA: the measurements behind
+unrolling under XLA and behind `MATRIX_MAX_SIZE`.
 """
 
 import contextlib
@@ -52,21 +55,23 @@ flags.DEFINE_string('out', 'benchmarks/results', 'Output folder.')
 FLAGS = flags.FLAGS
 BATCH_SIZE = 64
 FIXED_TERMS = 9  # the count the default norm_bound 0.95 certifies for 1e-6
-# The convexp layers' event shapes in the digits and the photos models.
-OP_SHAPES = ([4, 4, 4], [2, 2, 8], [8, 8, 12], [4, 4, 24])
+# The convexp layers' event shapes in the digits and the photos models, and
+# two sizes between them, around the matrix form's limit.
+OP_SHAPES = ([4, 4, 4], [2, 2, 8], [8, 8, 12], [4, 4, 24], [4, 4, 12],
+             [8, 8, 4])
 OP_NORM = 0.3  # about the trained kernels' certified norms
 
 
 @contextlib.contextmanager
-def fixed_terms(terms):
-  """Every ConvolutionExponential built inside runs `terms` terms."""
+def convexp_method(method):
+  """Every ConvolutionExponential built inside uses `method`."""
   from tfp_convexp import bijectors  # pylint: disable=g-import-not-at-top
   init = bijectors.ConvolutionExponential.__init__
 
-  def with_terms(self, *args, **kwargs):
-    kwargs.setdefault('terms', terms)
+  def with_method(self, *args, **kwargs):
+    kwargs.setdefault('method', method)
     init(self, *args, **kwargs)
-  bijectors.ConvolutionExponential.__init__ = with_terms
+  bijectors.ConvolutionExponential.__init__ = with_method
   try:
     yield
   finally:
@@ -116,8 +121,7 @@ def model_rows(dataset):
     for name, mixing, context in (
         ('1x1', '1x1', contextlib.nullcontext()),
         ('convexp', 'convexp', contextlib.nullcontext()),
-        (f'convexp, {FIXED_TERMS} terms', 'convexp',
-         fixed_terms(FIXED_TERMS))):
+        ('convexp, series', 'convexp', convexp_method('series'))):
       shape, kwargs = model_kwargs(dataset, mixing)
       with context:
         run, model = common.training_step(shape, kwargs, jit, BATCH_SIZE,
@@ -142,6 +146,7 @@ def model_rows(dataset):
         model=name, step_ms=round(1e3 * median, 2),
         ratio_to_1x1=round(median / statistics.median(times[jit, '1x1']), 3),
         terms=terms_run(model, images, jit),
+        methods=[layer.method for layer in convexp_layers(model)],
         certified_norms=[round(float(layer.operator_norm_bound()), 4)
                          for layer in convexp_layers(model)]))
     print(rows[-1], flush=True)
@@ -166,7 +171,7 @@ def _compiled(fn, kernel, jit, passes):
 
 def op_rows():
   """The op alone, forward alone and with the gradient: the stopping loop
-  against the unrolled series, with and without XLA."""
+  and the matrix form against the unrolled series, with and without XLA."""
   from tfp_convexp import ops  # pylint: disable=g-import-not-at-top
   # The package's `ops.conv_exp` is the function; the module holds the switch.
   conv_exp_lib = sys.modules['tfp_convexp.ops.conv_exp']
@@ -187,6 +192,8 @@ def op_rows():
           f'{stops_at} unrolled': lambda v: ops.conv_exp(v, kernel, stops_at),
           'stopping loop': lambda v: ops.conv_exp(v, kernel, FIXED_TERMS,
                                                   **stop),
+          f'{FIXED_TERMS} terms as a matrix': lambda v: ops.conv_exp_matrix(
+              v, kernel, FIXED_TERMS),
       }
       # Under XLA conv_exp unrolls whatever it is asked; force the loop to
       # measure what it would cost there.
@@ -221,12 +228,13 @@ def main(argv):
   ops_rows = op_rows()
   table = common.markdown_table(
       ['data', 'XLA', 'model', 'ms/step', 'ratio to 1x1 (same XLA)',
-       'terms per convexp layer', 'certified norms'],
+       'terms per convexp layer', 'methods', 'certified norms'],
       [[r['dataset'],
         ('yes' if r['jit'] else 'no') + (' (default)' if r['default_jit']
                                          else ''),
         r['model'], r['step_ms'], r['ratio_to_1x1'],
         ' '.join(map(str, r['terms'])) or '-',
+        ' '.join(sorted(set(r['methods']))) or '-',
         ' '.join(f'{n:.3f}' for n in r['certified_norms']) or '-']
        for r in rows])
   op_table = common.markdown_table(
@@ -235,6 +243,8 @@ def main(argv):
       [['x'.join(map(str, r['shape'])), 'yes' if r['jit'] else 'no',
         r['passes'], r['case'], r['ms'], r['ratio']] for r in ops_rows])
   machine = common.machine()
+  from tfp_convexp.bijectors import convolution_exponential  # pylint: disable=g-import-not-at-top
+  limit = convolution_exponential.MATRIX_MAX_SIZE
   markdown = (
       f'# The convolution exponential\'s series length per call\n\n'
       f'`python benchmarks/convexp_terms_bench.py --steps={FLAGS.steps} '
@@ -244,20 +254,22 @@ def main(argv):
       f'The study\'s mixing models, batch {BATCH_SIZE} of real training '
       f'images, with and without XLA for the loss ("default": the training '
       f'program\'s choice), median of {FLAGS.steps} interleaved steps after '
-      f'{FLAGS.warmup} training steps. "convexp" stops each call\'s value '
-      f'when its last term certifies the tolerance (at most {FIXED_TERMS} '
-      f'terms; under XLA always {FIXED_TERMS}; the gradient always runs '
-      f'{FIXED_TERMS}); "{FIXED_TERMS} terms" fixes '
-      f'`terms={FIXED_TERMS}`, as every call ran before. Terms: what each '
-      f'convexp layer ran in the compiled `log_prob` of the batch after the '
-      f'timed steps.\n\n{table}\n\n'
+      f'{FLAGS.warmup} training steps. "convexp" is the layer\'s default: '
+      f'the series of {FIXED_TERMS} terms as a dense matrix on levels of at '
+      f'most {limit} values, the convolutions above; "convexp, series" uses the '
+      f'convolutions everywhere, as before, each call\'s value stopping when '
+      f'its last term certifies the tolerance (at most {FIXED_TERMS} terms; '
+      f'under XLA always {FIXED_TERMS}; the gradient always runs '
+      f'{FIXED_TERMS}). Terms: what each convexp layer ran in the compiled '
+      f'`log_prob` of the batch after the timed steps.\n\n{table}\n\n'
       f'## The op alone\n\n'
       f'`conv_exp` forward alone and with the gradient, at batch '
       f'{BATCH_SIZE}, a random '
       f'3x3 kernel of certified norm {OP_NORM}, normal inputs; the stopping '
-      f'loop (norm bound 0.95, tolerance 1e-6) against the unrolled series '
-      f'of {FIXED_TERMS} terms and of the length the loop stops at (in both '
-      f'directions), median of {FLAGS.op_repeats} interleaved calls. The '
+      f'loop (norm bound 0.95, tolerance 1e-6) and the matrix form of '
+      f'{FIXED_TERMS} terms (`ops.conv_exp_matrix`) against the unrolled '
+      f'series of {FIXED_TERMS} terms and of the length the loop stops at (in '
+      f'both directions), median of {FLAGS.op_repeats} interleaved calls. The '
       f'loop\'s gradient runs all {FIXED_TERMS} terms. Under XLA the loop is '
       f'measured by forcing it (the op unrolls there).\n\n{op_table}\n')
   common.write_results(FLAGS.out, 'convexp_terms',
