@@ -149,6 +149,19 @@ def test_default_method_follows_the_image_size():
                                 ).method == 'fourier'
 
 
+def test_matrix_form_takes_inputs_of_unknown_static_shape():
+  # Inside a multiscale flow an unknown batch can hide the image shape too.
+  layer = ConvolutionExponential([4, 4, 2], dtype=tf.float64, seed=1)
+  x = tf.constant(np.random.default_rng(0).standard_normal((3, 4, 4, 2)))
+  traced = tf.function(layer.apply, input_signature=[
+      tf.TensorSpec([None] * 4, tf.float64)])
+  np.testing.assert_allclose(traced(x), layer.apply(x), rtol=1e-14)
+  with pytest.raises(ValueError, match='needs a static image shape'):
+    tf.function(lambda t: tfp_convexp.ops.conv_exp_matrix(t, layer.kernel, 3),
+                input_signature=[tf.TensorSpec([None] * 4, tf.float64)]
+                ).get_concrete_function()
+
+
 def _assert_same_values_and_gradients(a, b):
   """Two float64 layers with the same kernel compute the same forward and
   inverse, and the same gradients of both for the input and the kernel."""

@@ -78,9 +78,10 @@ def test_outputs_evaluate_sample(finished_run, tmp_path):
   logged = {v.tag: float(tf.make_ndarray(v.tensor))
             for e in tf.compat.v1.train.summary_iterator(events)
             for v in e.summary.value if v.tag.startswith('convexp')}
-  # Without XLA, the series lengths the layers ran on a test batch: each
-  # stops before its cap of 9 (the kernels are small this early).
-  assert 1 <= logged['convexp/terms_mean'] <= logged['convexp/terms_max'] < 9
+  # The series lengths the layers ran on a test batch: the digits' levels
+  # (4x4x4 and 2x2x8 values) take the matrix form, which runs the whole
+  # certified series of 9 terms.
+  assert logged['convexp/terms_mean'] == logged['convexp/terms_max'] == 9
   norms = {tag: value for tag, value in logged.items()
            if tag.startswith('convexp_norm/')}
   assert len(norms) == 2, norms  # 2 levels of 1 step
@@ -431,7 +432,12 @@ def test_export_reloads_without_tfp_convexp(finished_run, tmp_path):
                                                     TF_CPP_MIN_LOG_LEVEL='2'),
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  got = np.load(tmp_path / 'got.npz')
+  got = dict(np.load(tmp_path / 'got.npz'))
+  # Grappler's arithmetic optimisation and constant folding regroup
+  # log_prob's float32 sums differently in the loaded graph (1 ulp in one of
+  # five values with the matrix-form convexp; equal with either pass off).
+  np.testing.assert_allclose(got.pop('log_prob'), want.pop('log_prob'),
+                             rtol=1e-6)
   for name, value in want.items():
     np.testing.assert_array_equal(got[name], value, err_msg=name)
   np.testing.assert_array_equal(got['decoded'], x)

@@ -309,6 +309,8 @@ class ConvolutionExponential(base.ImageBijector):
       fn = ops.inverse_conv_exp_fourier if inverse else ops.conv_exp_fourier
       out = fn(flat, self._kernel)
     elif self._method == 'matrix':
+      # Inputs traced with an unknown image shape still have this one.
+      flat = tf.ensure_shape(flat, [None, *self._event_shape])
       fn = ops.inverse_conv_exp_matrix if inverse else ops.conv_exp_matrix
       out = fn(flat, self._kernel, self._terms, self._padding)
       for calls in _RECORDERS:

@@ -294,7 +294,10 @@ def conv_exp_matrix(x, kernel, terms, padding='SAME', name=None):
   with tf.name_scope(name or 'conv_exp_matrix'):
     x = tf.convert_to_tensor(x)
     kernel = tf.convert_to_tensor(kernel, dtype=x.dtype)
-    shape = [int(s) for s in x.shape[-3:]]
+    if x.shape.rank is None or not x.shape[-3:].is_fully_defined():
+      raise ValueError(f'conv_exp_matrix: the matrix form needs a static '
+                       f'image shape [..., H, W, C]; got {x.shape}.')
+    shape = x.shape[-3:].as_list()
     series = series_lib.exp_series_matrix(
         conv_lib.conv_matrix(kernel, shape[:2], padding), terms)
     flat = tf.matmul(tf.reshape(x, [-1, math.prod(shape)]), series)
