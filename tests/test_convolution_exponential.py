@@ -41,14 +41,15 @@ def _closed_form(layer):
     dtype=st.sampled_from([tf.float32, tf.float64]),
     scale=st.sampled_from([0.05, 0.5, 2.]),
     method=st.sampled_from([None, 'series', 'matrix']),
+    recompute_gradient=st.sampled_from([None, True, False]),
     seed=st.integers(0, 2**16))
 def test_oracle(height, width, channels, kernel_size, padding, dtype, scale,
-                method, seed):
+                method, recompute_gradient, seed):
   if padding == 'CIRCULAR':
     hypothesis.assume(kernel_size <= min(height, width))
   layer = _layer([height, width, channels], seed, scale,
                  kernel_size=kernel_size, padding=padding, dtype=dtype,
-                 method=method)
+                 method=method, recompute_gradient=recompute_gradient)
   x = np.random.default_rng(seed).standard_normal(
       (2, height, width, channels))
   # A single saturated 1x1x1x1 kernel is rescaled to exactly +-norm_bound,
@@ -120,10 +121,12 @@ def test_validate_args_rejects_a_kernel_outside_the_bound(padding, method):
   layer.forward(x + 0.)
 
 
-@pytest.mark.parametrize('method', ['series', 'matrix'])
-def test_truncation_error_within_certificate(method):
+@pytest.mark.parametrize('method,recompute', [('series', True),
+                                              ('series', False),
+                                              ('matrix', None)])
+def test_truncation_error_within_certificate(method, recompute):
   layer = _layer([4, 5, 2], seed=2, scale=3., dtype=tf.float64,
-                 tolerance=1e-4, method=method)
+                 tolerance=1e-4, method=method, recompute_gradient=recompute)
   bound = tfp_convexp.ops.exp_series_tail_bound
   assert bound(0.95, layer.terms) <= 1e-4 < bound(0.95, layer.terms - 1)
   x = np.random.default_rng(0).standard_normal((3, 4, 5, 2))
@@ -147,6 +150,19 @@ def test_default_method_follows_the_image_size():
   assert ConvolutionExponential([4, 4, 17]).method == 'series'
   assert ConvolutionExponential([3, 3, 8], padding='CIRCULAR'
                                 ).method == 'fourier'
+
+
+def test_default_gradient_follows_the_image_size():
+  small = ConvolutionExponential([16, 16, 16], method='series')  # 4096
+  large = ConvolutionExponential([16, 16, 17], method='series')
+  assert not small.recompute_gradient and large.recompute_gradient
+  # Autodiff differentiates what ran, so the small layer runs every term.
+  assert small.truncation_error_bound <= small.tolerance
+  assert large.truncation_error_bound == large.tolerance
+  x = tf.random.stateless_normal([1, 16, 16, 16], seed=[1, 2]) * 0.
+  with tfp_convexp.bijectors.recording_terms() as calls:
+    small.forward(x)
+  assert [int(ran) for _, ran in calls] == [small.terms]
 
 
 def test_matrix_form_takes_inputs_of_unknown_static_shape():
@@ -193,7 +209,8 @@ def test_matrix_and_series_agree(padding):
 
 
 def test_calls_stop_when_certified_and_record_what_ran():
-  stopping = _layer([4, 4, 3], seed=3, scale=0.1, method='series')
+  stopping = _layer([4, 4, 3], seed=3, scale=0.1, method='series',
+                    recompute_gradient=True)
   fixed = ConvolutionExponential([4, 4, 3], terms=stopping.terms,
                                  method='series')
   fixed.kernel.assign(stopping.kernel)
@@ -240,7 +257,7 @@ def test_fourier_and_series_agree():
     'SAME', pytest.param('CIRCULAR', marks=pytest.mark.slow)])
 def test_recomputed_gradient_matches_autodiff(padding):
   kwargs = dict(padding=padding, method='series', dtype=tf.float64)
-  a = _layer([4, 5, 3], seed=7, **kwargs)
+  a = _layer([4, 5, 3], seed=7, recompute_gradient=True, **kwargs)
   b = ConvolutionExponential([4, 5, 3], recompute_gradient=False, **kwargs)
   b.kernel.assign(a.kernel)
   _assert_same_values_and_gradients(a, b)

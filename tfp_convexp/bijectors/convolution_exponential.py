@@ -17,6 +17,14 @@ _METHODS = ('series', 'fourier', 'matrix')
 # batch 64 it beat the convolutions up to 256 and lost from 384 on
 # (benchmarks/results/convexp_terms.md).
 MATRIX_MAX_SIZE = 256
+# The largest H * W * C for which the series' gradient is plain autodiff
+# through the stored terms by default: in graph mode, at batch 64, forward
+# and gradient took 0.62 to 0.73x the time of the stopping series with the
+# recomputing rule from 64 to 3072 values, and the same under XLA
+# (benchmarks/results/convexp_terms.md). The limit is a memory choice: the
+# 9 stored terms take 9 MiB per layer at batch 64 there; above it the
+# rule's saving is kept.
+STORED_TERMS_MAX_SIZE = 4096
 _RECORDERS = []
 
 
@@ -65,8 +73,9 @@ class ConvolutionExponential(base.ImageBijector):
   the number of terms is the smallest static int with
   `norm_bound^(T+1) / (T+1)! * e^norm_bound <= tolerance`, which bounds
   `||z - exp(M) x|| / ||x||` for any kernel in the set. With the
-  convolutions (`method='series'`), each call stops earlier when the terms
-  it produced certify the tolerance: after `k` terms
+  convolutions (`method='series'`) and the memory-saving gradient (see
+  **Memory**), each call stops earlier when the terms it produced certify
+  the tolerance: after `k` terms
   the rest of the series is at most
   `||M^k x / k!|| * b / (k + 1) / (1 - b / (k + 2))` (`b = norm_bound`, each
   next term at most `b / (j + 1)` times the last), and the series stops once
@@ -97,12 +106,14 @@ class ConvolutionExponential(base.ImageBijector):
   torus. With `method='fourier'` (its default) `exp(M)` is applied exactly,
   as a `C x C` matrix exponential per frequency of the 2-D DFT.
 
-  **Memory.** By default the gradient is a custom rule that stores only the
-  layer's input and recomputes the series terms in the backward pass
-  instead of keeping all of them from the forward pass until then. It is
-  the exact derivative of the series of `terms` terms even where the value
-  stopped earlier: a stop certifies the value for this input only, the
-  derivative needs the operator's truncation certified.
+  **Memory.** Above `H W C = 4096` the `'series'` gradient is by default a
+  custom rule that stores only the layer's input and recomputes the series
+  terms in the backward pass instead of keeping all of them from the
+  forward pass until then. It is the exact derivative of the series of
+  `terms` terms even where the value stopped earlier: a stop certifies the
+  value for this input only, the derivative needs the operator's truncation
+  certified. On smaller images the terms are kept and autodiff runs through
+  all of them, which is faster while they take little memory.
 
   #### Example
 
@@ -139,7 +150,7 @@ class ConvolutionExponential(base.ImageBijector):
                terms=None,
                method=None,
                gram_iterations=6,
-               recompute_gradient=True,
+               recompute_gradient=None,
                seed=None,
                dtype=tf.float32,
                validate_args=False,
@@ -165,7 +176,8 @@ class ConvolutionExponential(base.ImageBijector):
         bound exceeds the torus norm by at most a factor `C^(1/2^(t+1))`.
       recompute_gradient: use the memory-saving custom gradient of the
         `'series'` method (without it every call runs all `terms`: autodiff
-        would differentiate a stopped series).
+        would differentiate a stopped series). Default: when
+        `H W C > STORED_TERMS_MAX_SIZE`.
       seed: optional int for the kernel's initialisation (a normal with
         standard deviation `1 / (C k_h k_w)`, as in the paper's code, then
         projected onto the norm bound).
@@ -202,10 +214,14 @@ class ConvolutionExponential(base.ImageBijector):
         raise ValueError(f"{layer}: `method` must be 'series', 'matrix', or "
                          f"'fourier' with padding='CIRCULAR'; got "
                          f"method={method!r} with padding={padding!r}.")
+      if recompute_gradient is None:
+        recompute_gradient = (height * width * channels >
+                              STORED_TERMS_MAX_SIZE)
       # Without a given count, each call of the series stops when its own
       # terms certify the tolerance; the norm bound's count is then only
-      # the cap.
-      self._stops_early = terms is None and method == 'series'
+      # the cap. Autodiff needs the whole series.
+      self._stops_early = (terms is None and method == 'series' and
+                           bool(recompute_gradient))
       if terms is None:
         terms = ops.exp_series_terms(norm_bound, tolerance)
       arguments.int_at_least(terms, 0, 'terms', layer)
@@ -251,6 +267,12 @@ class ConvolutionExponential(base.ImageBijector):
     """`'series'` (the certified series), `'matrix'` (the same series as a
     dense matrix) or `'fourier'` (exact, circular padding)."""
     return self._method
+
+  @property
+  def recompute_gradient(self):
+    """Whether the `'series'` gradient recomputes the terms (saving
+    memory) instead of autodiff through the stored ones."""
+    return self._recompute_gradient
 
   @property
   def norm_bound(self):
