@@ -14,11 +14,13 @@ alike):
   * `1x1`: Glow's 1x1 convolution, the baseline of the ratios;
   * `convexp`: the convolution exponential as it is now: on levels of at
     most 256 values (`MATRIX_MAX_SIZE`) the series of 9 terms as one dense
-    matrix, above that the convolutions;
-  * `convexp, series`: the same layers with `method='series'` everywhere,
-    as before: each call's value stops when its own last term certifies
-    the tolerance (at most 9 terms, always 9 under XLA; the gradient runs
-    all 9).
+    matrix, above that the convolutions, with autodiff through the 9 stored
+    terms up to 4096 values (`STORED_TERMS_MAX_SIZE`);
+  * `convexp, recomputed`: the same layers with `method='series'` and
+    `recompute_gradient=True` everywhere, as before: each call's value
+    stops when its own last term certifies the tolerance (at most 9 terms,
+    always 9 under XLA), and the memory-saving gradient recomputes the
+    terms and runs all 9.
 
 Before the timed steps, `--warmup` steps of Adamax at 1e-3 train each model
 on its batch. The table gives the median step time, its ratio to the 1x1
@@ -58,20 +60,19 @@ FIXED_TERMS = 9  # the count the default norm_bound 0.95 certifies for 1e-6
 # The convexp layers' event shapes in the digits and the photos models, and
 # two sizes between them, around the matrix form's limit.
 OP_SHAPES = ([4, 4, 4], [2, 2, 8], [8, 8, 12], [4, 4, 24], [4, 4, 12],
-             [8, 8, 4])
+             [8, 8, 4], [16, 16, 12])
 OP_NORM = 0.3  # about the trained kernels' certified norms
 
 
 @contextlib.contextmanager
-def convexp_method(method):
-  """Every ConvolutionExponential built inside uses `method`."""
+def convexp_defaults(**defaults):
+  """Every ConvolutionExponential built inside takes these arguments."""
   from tfp_convexp import bijectors  # pylint: disable=g-import-not-at-top
   init = bijectors.ConvolutionExponential.__init__
 
-  def with_method(self, *args, **kwargs):
-    kwargs.setdefault('method', method)
-    init(self, *args, **kwargs)
-  bijectors.ConvolutionExponential.__init__ = with_method
+  def with_defaults(self, *args, **kwargs):
+    init(self, *args, **{**defaults, **kwargs})
+  bijectors.ConvolutionExponential.__init__ = with_defaults
   try:
     yield
   finally:
@@ -121,7 +122,8 @@ def model_rows(dataset):
     for name, mixing, context in (
         ('1x1', '1x1', contextlib.nullcontext()),
         ('convexp', 'convexp', contextlib.nullcontext()),
-        ('convexp, series', 'convexp', convexp_method('series'))):
+        ('convexp, recomputed', 'convexp',
+         convexp_defaults(method='series', recompute_gradient=True))):
       shape, kwargs = model_kwargs(dataset, mixing)
       with context:
         run, model = common.training_step(shape, kwargs, jit, BATCH_SIZE,
@@ -189,6 +191,8 @@ def op_rows():
       cases = {
           f'{FIXED_TERMS} unrolled': lambda v: ops.conv_exp(v, kernel,
                                                             FIXED_TERMS),
+          f'{FIXED_TERMS} unrolled, autodiff': lambda v: ops.conv_exp(
+              v, kernel, FIXED_TERMS, recompute_gradient=False),
           f'{stops_at} unrolled': lambda v: ops.conv_exp(v, kernel, stops_at),
           'stopping loop': lambda v: ops.conv_exp(v, kernel, FIXED_TERMS,
                                                   **stop),
@@ -245,6 +249,7 @@ def main(argv):
   machine = common.machine()
   from tfp_convexp.bijectors import convolution_exponential  # pylint: disable=g-import-not-at-top
   limit = convolution_exponential.MATRIX_MAX_SIZE
+  stored = convolution_exponential.STORED_TERMS_MAX_SIZE
   markdown = (
       f'# The convolution exponential\'s series length per call\n\n'
       f'`python benchmarks/convexp_terms_bench.py --steps={FLAGS.steps} '
@@ -256,11 +261,13 @@ def main(argv):
       f'program\'s choice), median of {FLAGS.steps} interleaved steps after '
       f'{FLAGS.warmup} training steps. "convexp" is the layer\'s default: '
       f'the series of {FIXED_TERMS} terms as a dense matrix on levels of at '
-      f'most {limit} values, the convolutions above; "convexp, series" uses the '
-      f'convolutions everywhere, as before, each call\'s value stopping when '
-      f'its last term certifies the tolerance (at most {FIXED_TERMS} terms; '
-      f'under XLA always {FIXED_TERMS}; the gradient always runs '
-      f'{FIXED_TERMS}). Terms: what each convexp layer ran in the compiled '
+      f'most {limit} values, the convolutions above, differentiated by '
+      f'autodiff through the stored terms up to {stored} values; "convexp, '
+      f'recomputed" uses the convolutions everywhere with the memory-saving '
+      f'gradient, as before, each call\'s value stopping when its last term '
+      f'certifies the tolerance (at most {FIXED_TERMS} terms; under XLA '
+      f'always {FIXED_TERMS}; the gradient recomputes the terms and always '
+      f'runs {FIXED_TERMS}). Terms: what each convexp layer ran in the compiled '
       f'`log_prob` of the batch after the timed steps.\n\n{table}\n\n'
       f'## The op alone\n\n'
       f'`conv_exp` forward alone and with the gradient, at batch '
@@ -270,7 +277,9 @@ def main(argv):
       f'{FIXED_TERMS} terms (`ops.conv_exp_matrix`) against the unrolled '
       f'series of {FIXED_TERMS} terms and of the length the loop stops at (in '
       f'both directions), median of {FLAGS.op_repeats} interleaved calls. The '
-      f'loop\'s gradient runs all {FIXED_TERMS} terms. Under XLA the loop is '
+      f'unrolled series and the loop take the memory-saving gradient, which '
+      f'recomputes the terms and runs all {FIXED_TERMS}; "autodiff" '
+      f'differentiates the stored terms instead. Under XLA the loop is '
       f'measured by forcing it (the op unrolls there).\n\n{op_table}\n')
   common.write_results(FLAGS.out, 'convexp_terms',
                        dict(machine=machine, steps=FLAGS.steps,
