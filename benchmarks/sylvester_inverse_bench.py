@@ -16,9 +16,6 @@ error and the inverse's time over the forward's (medians of `--repeats`
 interleaved calls). Writes `sylvester_inverse.json` and `.md`.
 """
 
-import statistics
-import time
-
 from absl import app
 from absl import flags
 import numpy as np
@@ -54,16 +51,8 @@ def measure(shape, scale):
                         jit_compile=True)
   y = forward(x)
   back, iterations, residual = inverse(y)
-  times = {'forward': [], 'inverse': []}
-  for _ in range(2):
-    forward(x)[0, 0, 0, 0].numpy()
-    inverse(y)[0].numpy()
-  for _ in range(FLAGS.repeats):
-    for name, fn, arg in (('forward', forward, x), ('inverse', inverse, y)):
-      start = time.perf_counter()
-      tf.nest.map_structure(lambda t: t.numpy(), fn(arg))
-      times[name].append(time.perf_counter() - start)
-  fwd, inv = (1e3 * statistics.median(times[k]) for k in times)
+  inv, fwd = common.paired_median_ms(lambda: inverse(y), lambda: forward(x),
+                                     repeats=FLAGS.repeats, warmup=2)
   return dict(shape=shape, scale=scale, head_gain=_head_gain(layer, scale),
               iterations=int(iterations), residual=float(residual),
               round_trip=float(tf.reduce_max(tf.abs(back - x))),
