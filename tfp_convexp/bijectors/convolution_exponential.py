@@ -19,8 +19,8 @@ _METHODS = ('series', 'fourier', 'matrix')
 MATRIX_MAX_SIZE = 256
 # The largest H * W * C for which the series' gradient is plain autodiff
 # through the stored terms by default: in graph mode, at batch 64, forward
-# and gradient took 0.62 to 0.73x the time of the stopping series with the
-# recomputing rule from 64 to 3072 values, and the same under XLA
+# and gradient took 0.59 to 0.73x the time of the stopping series with the
+# recomputing rule from 32 to 3072 values, and the same under XLA
 # (benchmarks/results/convexp_terms.md). The limit is a memory choice: the
 # 9 stored terms take 9 MiB per layer at batch 64 there; above it the
 # rule's saving is kept.
