@@ -54,18 +54,30 @@ def step_time_ms(shape, kwargs, jit, steps, batch_size, task='images'):
   (`task='graphs'`: `make_graph_flow(*shape, **kwargs)`), one replica,
   random images (random graphs with every node real); the median of `steps`
   after 3 warm-up steps."""
-  run, _ = training_step(shape, kwargs, jit, batch_size, task)
-  start = time.perf_counter()
-  run()
-  compile_s = time.perf_counter() - start
-  for _ in range(2):
-    run()
-  times = []
-  for _ in range(steps):
+  return step_times_ms(shape, kwargs, [jit], steps, batch_size, task)[0]
+
+
+def step_times_ms(shape, kwargs, jits, steps, batch_size, task='images'):
+  """`step_time_ms` for each of `jits`, one model per entry built alike,
+  whose steps are taken in turn, so that the machine's drifts fall on all
+  of them alike."""
+  runs, compile_s = [], []
+  for jit in jits:
+    run, _ = training_step(shape, kwargs, jit, batch_size, task)
     start = time.perf_counter()
     run()
-    times.append(time.perf_counter() - start)
-  return 1e3 * statistics.median(times), compile_s
+    compile_s.append(time.perf_counter() - start)
+    runs.append(run)
+  for run in runs:
+    for _ in range(2):
+      run()
+  times = [[] for _ in runs]
+  for _ in range(steps):
+    for run, acc in zip(runs, times):
+      start = time.perf_counter()
+      run()
+      acc.append(time.perf_counter() - start)
+  return [(1e3 * statistics.median(t), c) for t, c in zip(times, compile_s)]
 
 
 def training_step(shape, kwargs, jit, batch_size, task='images',
