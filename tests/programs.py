@@ -26,9 +26,8 @@ TINY = ['--n_subflows=1', '--densenet_depth=1', '--densenet_growth=4',
         '--n_intermediate_channels=8', '--batch_size=16', '--nojit_compile',
         '--noprogress', '--eval_every=1000', '--num_grid_samples=4',
         '--seed=3']
-# The tiny model with the programs' default XLA choice (digits + convexp:
-# the loss and the evaluations are XLA-compiled).
-TINY_DEFAULT_JIT = [a for a in TINY if a != '--nojit_compile']
+# The tiny model with the loss and the evaluations XLA-compiled.
+TINY_JIT = ['--jit_compile' if a == '--nojit_compile' else a for a in TINY]
 # What `finished_run` trained: 4 steps, checkpoints at steps 2 and 4.
 FINISHED_RUN_ARGS = ['--max_steps=4', '--checkpoint_every=2', *TINY]
 

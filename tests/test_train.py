@@ -23,7 +23,7 @@ from programs import ROOT
 from programs import run as _run
 from programs import SEVERAL_PROCESSES
 from programs import TINY
-from programs import TINY_DEFAULT_JIT
+from programs import TINY_JIT
 from programs import write_pngs as _write_pngs
 from train import checkpoints
 
@@ -203,7 +203,7 @@ def _evaluate_sample_export(work, tmp_path):
 
 # What the distributed runs train, each also through a skipped non-finite
 # step, whose guard runs in cross-replica context.
-DISTRIBUTED = ['--max_steps=3', '--inject_nonfinite_at=1', *TINY_DEFAULT_JIT]
+DISTRIBUTED = ['--max_steps=3', '--inject_nonfinite_at=1', *TINY_JIT]
 
 
 # Session scope: a module-scoped fixture is torn down whenever the test

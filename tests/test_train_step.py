@@ -53,22 +53,24 @@ def test_a_non_finite_step_changes_nothing_and_a_finite_one_trains():
 
 def test_default_jit_compile_follows_the_training_benchmarks():
   """XLA by default where benchmarks/results/train*.md measured it faster:
-  8x8 images with a spatial mixing layer, up to 16x16 with a Sylvester flow
-  or residual blocks; graph flows; TPUs."""
+  8x8 images with the plain coupling net (whatever the mixing), up to 16x16
+  with a Sylvester flow or residual blocks; graph flows; TPUs."""
   from train import trainer  # pylint: disable=g-import-not-at-top
   config = lambda shape, **model: dict(
       image_shape=list(shape), model=dict(dict(
-          layout='multiscale', mixing='1x1', model_type='coupling'), **model))
+          layout='multiscale', mixing='1x1', model_type='coupling',
+          coupling_net='densenet'), **model))
   jit = lambda c, strategy='default': trainer.default_jit_compile(c, strategy)
   digits, photos, cifar = (8, 8, 1), (16, 16, 3), (32, 32, 3)
-  for model in (dict(mixing='convexp'), dict(mixing='emerging')):
-    assert jit(config(digits, **model)), model
-    assert not jit(config(photos, **model)), model
+  for mixing in ('1x1', 'convexp', 'emerging'):
+    assert jit(config(digits, mixing=mixing, coupling_net='plain')), mixing
+    assert not jit(config(digits, mixing=mixing)), mixing  # the DenseNet
+    assert not jit(config(photos, mixing=mixing, coupling_net='plain'))
   for model in (dict(model_type='sylvester'), dict(model_type='residual_flow'),
                 dict(model_type='residual_flow', mixing='convexp')):
     assert jit(config(digits, **model)) and jit(config(photos, **model))
     assert not jit(config(cifar, **model)), model
-  assert not jit(config(digits))
-  assert not jit(config(digits, mixing='convexp', layout='tfp_glow'))
+  assert not jit(config(digits, coupling_net='resnet'))  # not measured
+  assert not jit(config(digits, coupling_net='plain', layout='tfp_glow'))
   assert jit(config(photos), 'tpu')
   assert jit(dict(task='graphs', model={}))

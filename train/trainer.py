@@ -314,12 +314,12 @@ def prepare():
   return run
 
 
-# Mixing layers whose training step XLA:CPU ran faster on 8x8 digits
-# (benchmarks/results/train.md; on 32x32 images every mixing layer ran
-# slower), and transformations whose step it ran faster on 8x8 and 16x16
-# images (train_transformations.md; 32x32 not measured).
-_XLA_FASTER_MIXINGS = ('convexp', 'convexp_only', 'emerging', 'emerging_only',
-                       'periodic', 'woodbury')
+# On 8x8 images XLA:CPU ran the coupling model's training step faster with
+# the plain coupling net and every mixing layer, and slower with the DenseNet
+# and every mixing layer; on 32x32 images (DenseNet) slower with every one;
+# and it ran the step of these transformations faster on 8x8 and 16x16
+# images (benchmarks/results/train.md; 32x32 not measured).
+_XLA_FASTER_COUPLING_NETS = ('plain',)
 _XLA_FASTER_MODEL_TYPES = ('sylvester', 'residual_flow')
 
 
@@ -330,15 +330,17 @@ def _say(message):
 
 def default_jit_compile(config, strategy):
   """XLA for the loss where it was measured faster: always on TPUs (which
-  need it); on CPUs for images of at most 64 pixels with a spatial mixing
-  layer and of at most 256 with a Sylvester flow or residual blocks; for
-  graph flows."""
+  need it); on CPUs for coupling models with the plain coupling net on
+  images of at most 64 pixels, and for Sylvester flows and residual blocks
+  on images of at most 256; for graph flows."""
   if strategy == 'tpu' or tasks.of(config).name == 'graphs':
     return True
   model = config['model']
   h, w, _ = config['image_shape']
   return model.get('layout') == 'multiscale' and (
-      (model.get('mixing') in _XLA_FASTER_MIXINGS and h * w <= 64) or
+      (model.get('model_type') == 'coupling' and
+       model.get('coupling_net') in _XLA_FASTER_COUPLING_NETS and
+       h * w <= 64) or
       (model.get('model_type') in _XLA_FASTER_MODEL_TYPES and h * w <= 256))
 
 
